@@ -60,3 +60,37 @@ TEST(HexTest, LenientPadsShortJaegerIds) {
 
 }  // namespace
 }  // namespace ariadne::model
+
+#include "model/value_format.h"
+
+namespace ariadne::model {
+namespace {
+
+TEST(ValueFormatTest, ScalarsArraysAndKvLists) {
+  SpanBatch b;
+  AnyValue s{.type = ValueType::kString, .bytes = "a\"b"};
+  AnyValue i{.type = ValueType::kInt, .int_value = -42};
+  AnyValue d{.type = ValueType::kDouble, .double_value = 1.5};
+  AnyValue t{.type = ValueType::kBool, .bool_value = true};
+  b.array_items = {s, i, d, t};
+  AnyValue arr{.type = ValueType::kArray, .children = {0, 4}};
+  b.attributes.push_back({"k", i});
+  AnyValue kv{.type = ValueType::kKvList, .children = {0, 1}};
+  EXPECT_EQ(ValueToString(b, s), "a\"b");
+  EXPECT_EQ(ValueToString(b, i), "-42");
+  EXPECT_EQ(ValueToString(b, d), "1.5");
+  EXPECT_EQ(ValueToString(b, t), "true");
+  EXPECT_EQ(ValueToString(b, arr), "[\"a\\\"b\",-42,1.5,true]");
+  EXPECT_EQ(ValueToString(b, kv), "{\"k\":-42}");
+}
+
+TEST(ValueFormatTest, Base64) {
+  EXPECT_EQ(Base64Encode(""), "");
+  EXPECT_EQ(Base64Encode("f"), "Zg==");
+  EXPECT_EQ(Base64Encode("fo"), "Zm8=");
+  EXPECT_EQ(Base64Encode("foo"), "Zm9v");
+  EXPECT_EQ(Base64Encode("foobar"), "Zm9vYmFy");
+}
+
+}  // namespace
+}  // namespace ariadne::model

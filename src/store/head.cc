@@ -1,0 +1,269 @@
+#include "store/head.h"
+
+#include <algorithm>
+
+#include "model/value_format.h"
+
+namespace ariadne::store {
+
+using model::SpanBatch;
+using model::SpanKind;
+using model::SpanRef;
+using model::StatusCode;
+using model::TraceId;
+
+std::string_view ServiceOf(const SpanBatch& batch, uint32_t row) {
+  std::string_view s = batch.service(row);
+  return s.empty() ? kUnknownService : s;
+}
+
+namespace {
+
+std::string_view KindTag(SpanKind kind) {
+  switch (kind) {
+    case SpanKind::kServer: return "server";
+    case SpanKind::kClient: return "client";
+    case SpanKind::kProducer: return "producer";
+    case SpanKind::kConsumer: return "consumer";
+    case SpanKind::kInternal: return "internal";
+    case SpanKind::kUnspecified: break;
+  }
+  return "unspecified";
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// (trace id, span id): a span's identity within the head.
+struct SpanKey {
+  TraceId trace;
+  model::SpanId span;
+  bool operator==(const SpanKey&) const = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const SpanKey& k) {
+    return H::combine(std::move(h), k.trace, k.span);
+  }
+};
+
+bool AttributeMatches(const SpanBatch& b, model::Range attrs, std::string_view key,
+                      std::string_view value) {
+  for (uint32_t i = 0; i < attrs.count; ++i) {
+    const model::KeyValue& kv = b.attributes[attrs.first + i];
+    if (kv.key != key) continue;
+    if (kv.value.type == model::ValueType::kString) {
+      if (kv.value.bytes == value) return true;
+    } else if (model::ValueToString(b, kv.value) == value) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool TagMatches(const SpanBatch& b, uint32_t row, std::string_view key, std::string_view value) {
+  if (key == "error") {
+    const bool is_error = b.status_code[row] == StatusCode::kError;
+    if ((value == "true") == is_error) return true;
+  } else if (key == "span.kind") {
+    if (EqualsIgnoreCase(KindTag(b.kind[row]), value)) return true;
+  } else if (key == "otel.status_code") {
+    std::string_view code = model::StatusCodeName(b.status_code[row]);
+    code.remove_prefix(sizeof("STATUS_CODE_") - 1);
+    if (EqualsIgnoreCase(code, value)) return true;
+  }
+  if (AttributeMatches(b, b.span_attributes[row], key, value)) return true;
+  const model::Scope& scope = b.scopes[b.scope[row]];
+  return AttributeMatches(b, b.resources[scope.resource].attributes, key, value);
+}
+
+}  // namespace
+
+bool Head::SpanMatches(const SpanBatch& b, uint32_t row, const TraceQuery& q) {
+  if (!q.service.empty() && ServiceOf(b, row) != q.service) return false;
+  if (!q.operation.empty() && b.name[row] != q.operation) return false;
+  if (q.kind && b.kind[row] != *q.kind) return false;
+  const uint64_t start = b.start_unix_nano[row];
+  if (start < q.start_min_nano || start > q.start_max_nano) return false;
+  const uint64_t duration = b.duration_nano(row);
+  if (duration < q.min_duration_nano || duration > q.max_duration_nano) return false;
+  for (const auto& [key, value] : q.tags) {
+    if (!TagMatches(b, row, key, value)) return false;
+  }
+  return true;
+}
+
+void Head::Append(std::shared_ptr<const SpanBatch> batch) {
+  if (batch->empty()) return;
+  BatchMeta meta;
+  meta.min_start = std::numeric_limits<uint64_t>::max();
+  absl::flat_hash_set<std::string_view> services;
+  for (uint32_t row = 0; row < batch->size(); ++row) {
+    meta.min_start = std::min(meta.min_start, batch->start_unix_nano[row]);
+    meta.max_start = std::max(meta.max_start, batch->start_unix_nano[row]);
+    services.insert(ServiceOf(*batch, row));
+  }
+  meta.services.assign(services.begin(), services.end());
+  const size_t memory = batch->MemoryBytes();
+
+  absl::MutexLock lock(&mu_);
+  const uint32_t index = static_cast<uint32_t>(batches_.size());
+  for (uint32_t row = 0; row < batch->size(); ++row) {
+    traces_[batch->trace_id[row]].spans.push_back({index, row});
+    operations_[std::string(ServiceOf(*batch, row))].emplace(std::string(batch->name[row]),
+                                                static_cast<uint8_t>(batch->kind[row]));
+  }
+  spans_ += batch->size();
+  memory_bytes_ += memory;
+  meta.batch = std::move(batch);
+  batches_.push_back(std::move(meta));
+}
+
+std::vector<SpanRef> Head::GetTrace(const TraceId& trace_id) const {
+  std::vector<SpanRef> out;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = traces_.find(trace_id);
+    if (it == traces_.end()) return out;
+    out.reserve(it->second.spans.size());
+    for (const SpanLoc& loc : it->second.spans) {
+      out.push_back({batches_[loc.batch].batch, loc.row});
+    }
+  }
+  // A span sent twice (a client retry) is kept once: the first copy wins.
+  // The kind is part of the key because Zipkin's shared spans give a client
+  // and its server the same id.
+  absl::flat_hash_set<std::pair<model::SpanId, SpanKind>> seen;
+  std::erase_if(out, [&seen](const SpanRef& r) {
+    return !seen.insert({r.batch->span_id[r.row], r.batch->kind[r.row]}).second;
+  });
+  std::stable_sort(out.begin(), out.end(), [](const SpanRef& a, const SpanRef& b) {
+    return a.batch->start_unix_nano[a.row] < b.batch->start_unix_nano[b.row];
+  });
+  return out;
+}
+
+std::vector<TraceId> Head::FindTraceIds(const TraceQuery& query) const {
+  // Candidates are collected newest batch first; within the limit the result
+  // is ordered by the newest matching span of each trace.
+  absl::flat_hash_map<TraceId, uint64_t> found;
+  std::vector<std::shared_ptr<const SpanBatch>> snapshot;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    for (size_t i = batches_.size(); i-- > 0;) {
+      const BatchMeta& meta = batches_[i];
+      if (meta.max_start < query.start_min_nano || meta.min_start > query.start_max_nano) continue;
+      if (!query.service.empty() &&
+          std::find(meta.services.begin(), meta.services.end(), query.service) ==
+              meta.services.end()) {
+        continue;
+      }
+      snapshot.push_back(meta.batch);
+    }
+  }
+  // Batches arrive roughly in time order, so scanning newest first and
+  // stopping well past the limit gives the newest traces without a full scan.
+  const size_t enough = query.limit == 0 ? std::numeric_limits<size_t>::max() : query.limit;
+  for (const auto& batch : snapshot) {
+    for (uint32_t row = 0; row < batch->size(); ++row) {
+      if (!SpanMatches(*batch, row, query)) continue;
+      uint64_t& newest = found[batch->trace_id[row]];
+      newest = std::max(newest, batch->start_unix_nano[row]);
+    }
+    if (found.size() >= 2 * enough) break;
+  }
+  std::vector<std::pair<uint64_t, TraceId>> ordered;
+  ordered.reserve(found.size());
+  for (const auto& [id, start] : found) ordered.emplace_back(start, id);
+  std::sort(ordered.begin(), ordered.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<TraceId> out;
+  for (const auto& [start, id] : ordered) {
+    if (out.size() >= enough) break;
+    out.push_back(id);
+  }
+  return out;
+}
+
+std::vector<std::string> Head::Services() const {
+  std::vector<std::string> out;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    out.reserve(operations_.size());
+    for (const auto& [service, ops] : operations_) out.push_back(service);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<Operation> Head::Operations(std::string_view service,
+                                        std::optional<SpanKind> kind) const {
+  std::vector<Operation> out;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = operations_.find(std::string(service));
+    if (it == operations_.end()) return out;
+    for (const auto& [name, k] : it->second) {
+      if (kind && static_cast<uint8_t>(*kind) != k) continue;
+      out.push_back({name, static_cast<SpanKind>(k)});
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const Operation& a, const Operation& b) {
+    return a.name != b.name ? a.name < b.name : a.kind < b.kind;
+  });
+  return out;
+}
+
+std::vector<Dependency> Head::Dependencies(uint64_t start_nano, uint64_t end_nano) const {
+  // Map every span to its service per trace, then count parent->child pairs
+  // that cross a service boundary.
+  std::vector<std::shared_ptr<const SpanBatch>> snapshot;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    for (const BatchMeta& meta : batches_) {
+      if (meta.max_start < start_nano || meta.min_start > end_nano) continue;
+      snapshot.push_back(meta.batch);
+    }
+  }
+  absl::flat_hash_map<SpanKey, std::string_view> service_of;
+  for (const auto& batch : snapshot) {
+    for (uint32_t row = 0; row < batch->size(); ++row) {
+      service_of.emplace(SpanKey{batch->trace_id[row], batch->span_id[row]}, ServiceOf(*batch, row));
+    }
+  }
+  absl::flat_hash_map<std::pair<std::string_view, std::string_view>, uint64_t> edges;
+  for (const auto& batch : snapshot) {
+    for (uint32_t row = 0; row < batch->size(); ++row) {
+      const uint64_t start = batch->start_unix_nano[row];
+      if (start < start_nano || start > end_nano) continue;
+      if (model::IsZero(batch->parent_span_id[row])) continue;
+      auto it = service_of.find(SpanKey{batch->trace_id[row], batch->parent_span_id[row]});
+      if (it == service_of.end()) continue;
+      std::string_view child = ServiceOf(*batch, row);
+      if (it->second == child) continue;
+      ++edges[{it->second, child}];
+    }
+  }
+  std::vector<Dependency> out;
+  out.reserve(edges.size());
+  for (const auto& [edge, count] : edges) {
+    out.push_back({std::string(edge.first), std::string(edge.second), count});
+  }
+  std::sort(out.begin(), out.end(), [](const Dependency& a, const Dependency& b) {
+    return a.parent != b.parent ? a.parent < b.parent : a.child < b.child;
+  });
+  return out;
+}
+
+HeadStats Head::stats() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return {batches_.size(), spans_, traces_.size(), memory_bytes_};
+}
+
+}  // namespace ariadne::store

@@ -1,0 +1,124 @@
+// The head: recent spans in memory, searchable at once.
+//
+// The head keeps every admitted batch (shared, immutable) and indexes its
+// spans by trace id, service, operation and time. It answers the queries
+// behind the Jaeger and native APIs: a trace by id, services and operations,
+// trace search, and the service dependency graph.
+//
+// Threading: Append may run concurrently with any number of readers; all
+// methods are thread-safe (one reader/writer lock; Append holds it briefly).
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+#include "model/span_batch.h"
+
+namespace ariadne::store {
+
+// What a trace search asks for. All conditions must hold for one span of the
+// trace (as Jaeger's search does); empty fields match anything.
+struct TraceQuery {
+  std::string service;
+  std::string operation;
+  std::optional<model::SpanKind> kind;
+  // key=value conditions on span attributes or its resource's attributes.
+  // The keys "error" (true/false) and "span.kind" (server, client, ...) and
+  // "otel.status_code" (OK, ERROR, UNSET) match the span's status and kind.
+  std::vector<std::pair<std::string, std::string>> tags;
+  uint64_t min_duration_nano = 0;
+  uint64_t max_duration_nano = std::numeric_limits<uint64_t>::max();
+  uint64_t start_min_nano = 0;  // span start in [start_min, start_max]
+  uint64_t start_max_nano = std::numeric_limits<uint64_t>::max();
+  size_t limit = 20;
+};
+
+struct Operation {
+  std::string name;
+  model::SpanKind kind = model::SpanKind::kUnspecified;
+  friend bool operator==(const Operation&, const Operation&) = default;
+};
+
+struct Dependency {
+  std::string parent;
+  std::string child;
+  uint64_t call_count = 0;
+};
+
+struct HeadStats {
+  uint64_t batches = 0;
+  uint64_t spans = 0;
+  uint64_t traces = 0;
+  uint64_t memory_bytes = 0;
+};
+
+// Name used for spans whose resource has no service.name.
+inline constexpr std::string_view kUnknownService = "unknown_service";
+
+class Head {
+ public:
+  Head() = default;
+  Head(const Head&) = delete;
+  Head& operator=(const Head&) = delete;
+
+  // Makes the batch's spans visible to every later query.
+  void Append(std::shared_ptr<const model::SpanBatch> batch);
+
+  // The spans of one trace, deduplicated by span id, ordered by start time.
+  // Empty if the trace is unknown.
+  std::vector<model::SpanRef> GetTrace(const model::TraceId& trace_id) const;
+
+  // Ids of the traces that match, newest first (by the matching span's
+  // start), at most query.limit.
+  std::vector<model::TraceId> FindTraceIds(const TraceQuery& query) const;
+
+  std::vector<std::string> Services() const;  // sorted
+  // Operations of a service (all kinds if `kind` is empty), sorted by name.
+  std::vector<Operation> Operations(std::string_view service,
+                                    std::optional<model::SpanKind> kind) const;
+
+  // Caller service -> callee service edges from parent/child spans of
+  // different services whose child started in [start_nano, end_nano].
+  std::vector<Dependency> Dependencies(uint64_t start_nano, uint64_t end_nano) const;
+
+  HeadStats stats() const;
+
+ private:
+  struct SpanLoc {
+    uint32_t batch;
+    uint32_t row;
+  };
+  struct TraceEntry {
+    std::vector<SpanLoc> spans;
+  };
+  struct BatchMeta {
+    std::shared_ptr<const model::SpanBatch> batch;
+    uint64_t min_start = 0;
+    uint64_t max_start = 0;
+    std::vector<std::string> services;  // distinct, as displayed
+  };
+  using OperationSet = absl::flat_hash_set<std::pair<std::string, uint8_t>>;
+
+  static bool SpanMatches(const model::SpanBatch& b, uint32_t row, const TraceQuery& q);
+
+  mutable absl::Mutex mu_;
+  std::vector<BatchMeta> batches_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<model::TraceId, TraceEntry> traces_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, OperationSet> operations_ ABSL_GUARDED_BY(mu_);
+  uint64_t spans_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t memory_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// The displayed service name of a span ("unknown_service" if unset).
+std::string_view ServiceOf(const model::SpanBatch& batch, uint32_t row);
+
+}  // namespace ariadne::store
