@@ -126,6 +126,10 @@ class SpanBatch {
   std::string_view Adopt(std::string&& buffer);
   // Copies `s` into the batch's arena and returns the stable copy.
   std::string_view Copy(std::string_view s);
+  // The first buffer adopted: the request body for decoders that adopt it.
+  std::string_view raw_input() const {
+    return owned_.empty() ? std::string_view() : std::string_view(*owned_.front());
+  }
 
   // Service of a span: its resource's service.name.
   std::string_view service(uint32_t row) const {

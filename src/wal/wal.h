@@ -14,9 +14,14 @@
 //             at up to one window of extra latency);
 //  - kNone:   acknowledged once written to the OS (process crash only).
 //
-// Threading: Append, Sync and stats may be called from any thread. Replay
-// must be called once, before the first Append. Completion callbacks run on
-// the writer thread and must not block.
+// Lifecycle: Open → Replay (exactly once, even on an empty log: it finds the
+// end of the valid data and starts the writer) → Append/Sync → Close.
+//
+// Threading: Append, Sync, Close and stats may be called from any thread.
+// Replay must be called once, before the first Append. Completion callbacks
+// run on the writer thread (or, for appends refused outright, on the calling
+// thread) and must not block; they may call Append and stats, not Sync or
+// Close.
 #pragma once
 
 #include <chrono>
@@ -32,15 +37,35 @@
 
 namespace ariadne::wal {
 
+class Env;
+
 enum class SyncPolicy { kAlways, kBatch, kNone };
 
-// Parses "always" / "batch" / "none".
-absl::StatusOr<SyncPolicy> ParseSyncPolicy(std::string_view s);
+// Parses "always" / "batch" / "none" (exact, lower case).
+[[nodiscard]] absl::StatusOr<SyncPolicy> ParseSyncPolicy(std::string_view s);
+[[nodiscard]] std::string_view SyncPolicyName(SyncPolicy p);
+
+// Damage found by Replay, reported through Options::on_corrupt.
+struct Corruption {
+  std::string segment;  // file name, e.g. "00000000000000000001.wal"
+  uint64_t offset = 0;  // first damaged byte in the segment
+  uint64_t bytes = 0;   // damaged bytes skipped (or cut, if truncated)
+  uint64_t records = 0;  // corrupt records counted for it (0 if truncated)
+  bool truncated = false;  // torn tail of the last segment, cut off
+  std::string reason;      // what the first damaged byte failed, e.g. "payload CRC mismatch"
+};
 
 struct Options {
   SyncPolicy sync = SyncPolicy::kBatch;
   std::chrono::milliseconds batch_window{10};
   uint64_t segment_bytes = 64 << 20;  // a new segment starts past this size
+
+  // Called by Replay, on its thread, for each damaged region. Optional.
+  std::function<void(const Corruption&)> on_corrupt;
+
+  // File-system access; nullptr means Env::Default(). Not owned; must outlive
+  // the Wal. Tests inject failing disks here.
+  Env* env = nullptr;
 };
 
 struct ReplayStats {
@@ -51,39 +76,55 @@ struct ReplayStats {
 };
 
 struct Stats {
-  uint64_t appended_records = 0;
-  uint64_t appended_bytes = 0;
-  uint64_t fsyncs = 0;
-  uint64_t queued_bytes = 0;  // appended but not yet acknowledged
+  uint64_t appended_records = 0;  // Appends accepted (not refused outright)
+  uint64_t appended_bytes = 0;    // their payload bytes
+  uint64_t fsyncs = 0;            // fdatasync calls on segments
+  uint64_t queued_bytes = 0;      // payload bytes appended but not yet acknowledged
+  uint64_t written_bytes = 0;     // bytes written to segments, headers included
+  uint64_t failed_records = 0;    // accepted appends answered with an error
+  uint64_t segments_created = 0;
 };
+
+// The largest payload Append accepts (256 MiB); see docs/format/wal.md.
+[[nodiscard]] uint64_t MaxRecordBytes();
 
 class Wal {
  public:
   virtual ~Wal() = default;
 
-  // Opens (creating if needed) the log in `dir`.
-  static absl::StatusOr<std::unique_ptr<Wal>> Open(const std::string& dir,
-                                                   const Options& options);
+  // Opens (creating if needed) the log in `dir`, and locks it (the file
+  // `<dir>/LOCK`) against a second opener until Close.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Wal>> Open(const std::string& dir,
+                                                                 const Options& options);
 
   // Calls `fn` with every valid record in append order. A torn tail of the
   // last segment is truncated; a corrupt record elsewhere is skipped and
-  // counted. Never fails on damaged content; fails only on I/O errors.
-  virtual absl::Status Replay(
+  // counted. Never fails on damaged content; fails only on I/O errors (and
+  // on a segment written by a newer format version). `payload` is valid only
+  // during the call. `stats` may be null.
+  [[nodiscard]] virtual absl::Status Replay(
       absl::FunctionRef<void(uint64_t seq, std::string_view payload)> fn,
       ReplayStats* stats) = 0;
 
   // Queues `payload` and calls `done` once it is durable as the policy
   // promises, or with the I/O error that prevented it. Never blocks on I/O.
-  virtual void Append(std::string payload,
-                      std::function<void(absl::Status)> done) = 0;
+  // Refused at once (done runs on the calling thread): FailedPrecondition
+  // before Replay or after Close, InvalidArgument above MaxRecordBytes().
+  virtual void Append(std::string payload, std::function<void(absl::Status)> done) = 0;
 
-  // Writes and fsyncs everything queued so far; returns when done.
-  virtual absl::Status Sync() = 0;
+  // Writes and fsyncs everything queued so far (whatever the policy);
+  // returns when done. Fails if that fsync failed, or if any append was
+  // answered with an error since the previous Sync (like fsync, each failure
+  // is reported to one Sync: a caller checkpointing with Sync sees them all).
+  [[nodiscard]] virtual absl::Status Sync() = 0;
 
-  // Stops the writer thread after flushing and syncing what is queued.
-  virtual absl::Status Close() = 0;
+  // Stops the writer thread after flushing and syncing what is queued, and
+  // releases the directory lock. Idempotent: later calls return the first
+  // call's result. The destructor calls it.
+  [[nodiscard]] virtual absl::Status Close() = 0;
 
-  virtual Stats stats() const = 0;
+  // Lock-free; callable from completion callbacks.
+  [[nodiscard]] virtual Stats stats() const = 0;
 };
 
 }  // namespace ariadne::wal

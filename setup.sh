@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Ariadne's one entry point on a Debian 12 machine (run as root, or with sudo
+# available for the package install):
+#   ./setup.sh run    install what is missing, build, start the server
+#   ./setup.sh test   install what is missing, build, run every test
+#   ./setup.sh build  install what is missing and build
+#   ./setup.sh bench  build and run the ingest benchmark
+# Environment: BUILD_DIR (default build), JOBS (default: number of cores),
+# FUZZ_SECONDS (per fuzz target in `test`, default 30), ARIADNE_DATA_DIR.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+BUILD_DIR=${BUILD_DIR:-build}
+FUZZ_DIR=${FUZZ_DIR:-build-fuzz}
+JOBS=${JOBS:-$(nproc)}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+
+# Debian packages the build and the tests need.
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libprotozero-dev libsimdjson-dev rapidjson-dev libboost-dev libboost-system-dev
+  libzstd-dev liblz4-dev libxxhash-dev zlib1g-dev libabsl-dev
+  libcli11-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev
+  nodejs npm
+)
+
+log() { printf '\n==> %s\n' "$*" >&2; }
+
+install_packages() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  # A machine may carry its own Node.js; then Debian's is not needed.
+  if command -v node >/dev/null && command -v npm >/dev/null; then
+    local keep=()
+    for p in "${missing[@]}"; do [[ $p == nodejs || $p == npm ]] || keep+=("$p"); done
+    missing=("${keep[@]+"${keep[@]}"}")
+  fi
+  if ((${#missing[@]} == 0)); then
+    log "all packages present"
+    return
+  fi
+  local sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  log "installing: ${missing[*]}"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+build() {
+  log "building into $BUILD_DIR ($JOBS jobs)"
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DARIADNE_FUZZ_BUILD_DIR="$PWD/$FUZZ_DIR" -DARIADNE_FUZZ_SECONDS="$FUZZ_SECONDS" >/dev/null
+  cmake --build "$BUILD_DIR" -j "$JOBS"
+}
+
+build_fuzzers() {
+  log "building fuzz targets into $FUZZ_DIR (clang, libFuzzer, ASan, UBSan)"
+  cmake -S . -B "$FUZZ_DIR" -G Ninja -DARIADNE_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+  cmake --build "$FUZZ_DIR" -j "$JOBS"
+}
+
+case "${1:-}" in
+  run)
+    install_packages
+    build
+    data_dir=${ARIADNE_DATA_DIR:-$PWD/data}
+    log "starting ariadne: OTLP gRPC :4317, OTLP HTTP :4318, Zipkin :9411, query :16686 (data in $data_dir)"
+    exec "$BUILD_DIR/ariadne" serve --data-dir "$data_dir" "${@:2}"
+    ;;
+  test)
+    install_packages
+    build_fuzzers
+    build
+    log "running the test suite"
+    cd "$BUILD_DIR"
+    exec ctest --output-on-failure --timeout 900 -j "$JOBS"
+    ;;
+  build)
+    install_packages
+    build
+    ;;
+  bench)
+    install_packages
+    build
+    exec "$BUILD_DIR/ariadne" bench ingest "${@:2}"
+    ;;
+  *)
+    echo "usage: $0 run|test|build|bench" >&2
+    exit 2
+    ;;
+esac

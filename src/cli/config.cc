@@ -1,0 +1,126 @@
+#include "cli/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include "absl/strings/str_cat.h"
+#include "query/params.h"
+
+namespace ariadne::cli {
+
+namespace {
+
+template <typename T>
+absl::Status Read(const YAML::Node& node, const std::string& key, T* out) {
+  try {
+    *out = node.as<T>();
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("config key ", key, ": ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status LoadYamlConfig(const std::string& path, ServerConfig* c) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot read config ", path, ": ", e.what()));
+  }
+  if (root.IsNull()) return absl::OkStatus();
+  if (!root.IsMap()) return absl::InvalidArgumentError(absl::StrCat(path, ": must be a map"));
+  for (const auto& kv : root) {
+    const std::string key = kv.first.as<std::string>();
+    const YAML::Node& v = kv.second;
+    absl::Status s;
+    if (key == "data_dir") {
+      s = Read(v, key, &c->data_dir);
+    } else if (key == "log_level") {
+      s = Read(v, key, &c->log_level);
+    } else if (key == "http_threads") {
+      s = Read(v, key, &c->http_threads);
+    } else if (key == "listen_file") {
+      s = Read(v, key, &c->listen_file);
+    } else if (key == "listen") {
+      for (const auto& l : v) {
+        const std::string k = l.first.as<std::string>();
+        std::string* field = k == "otlp_grpc"   ? &c->otlp_grpc_addr
+                             : k == "otlp_http" ? &c->otlp_http_addr
+                             : k == "zipkin"    ? &c->zipkin_addr
+                             : k == "query"     ? &c->query_addr
+                                                : nullptr;
+        if (field == nullptr) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(path, ": unknown key listen.", k,
+                           " (known: otlp_grpc, otlp_http, zipkin, query)"));
+        }
+        if (s = Read(l.second, "listen." + k, field); !s.ok()) return s;
+      }
+    } else if (key == "wal") {
+      for (const auto& w : v) {
+        const std::string k = w.first.as<std::string>();
+        if (k == "sync") {
+          s = Read(w.second, "wal.sync", &c->wal_sync);
+        } else if (k == "batch_window") {
+          s = Read(w.second, "wal.batch_window", &c->wal_batch_window);
+        } else if (k == "segment_bytes") {
+          s = Read(w.second, "wal.segment_bytes", &c->wal_segment_bytes);
+        } else {
+          return absl::InvalidArgumentError(absl::StrCat(
+              path, ": unknown key wal.", k, " (known: sync, batch_window, segment_bytes)"));
+        }
+        if (!s.ok()) return s;
+      }
+    } else if (key == "limits") {
+      for (const auto& l : v) {
+        const std::string k = l.first.as<std::string>();
+        const std::string full = "limits." + k;
+        if (k == "max_request_bytes") {
+          s = Read(l.second, full, &c->max_request_bytes);
+        } else if (k == "max_inflight_bytes") {
+          s = Read(l.second, full, &c->max_inflight_bytes);
+        } else if (k == "max_connections") {
+          s = Read(l.second, full, &c->max_connections);
+        } else if (k == "max_attributes_per_span") {
+          s = Read(l.second, full, &c->limits.max_attributes_per_span);
+        } else if (k == "max_events_per_span") {
+          s = Read(l.second, full, &c->limits.max_events_per_span);
+        } else if (k == "max_links_per_span") {
+          s = Read(l.second, full, &c->limits.max_links_per_span);
+        } else if (k == "max_attribute_value_bytes") {
+          s = Read(l.second, full, &c->limits.max_attribute_value_bytes);
+        } else if (k == "max_value_depth") {
+          s = Read(l.second, full, &c->limits.max_value_depth);
+        } else {
+          return absl::InvalidArgumentError(absl::StrCat(path, ": unknown key ", full));
+        }
+        if (!s.ok()) return s;
+      }
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": unknown key ", key,
+          " (known: data_dir, listen, listen_file, wal, limits, http_threads, log_level)"));
+    }
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Validate(const ServerConfig& c) {
+  if (auto p = wal::ParseSyncPolicy(c.wal_sync); !p.ok()) return p.status();
+  if (auto d = query::ParseDurationNanos(c.wal_batch_window); !d.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("wal.batch_window: ", d.status().message()));
+  }
+  if (c.data_dir.empty()) return absl::InvalidArgumentError("data_dir must not be empty");
+  if (c.http_threads < 1 || c.http_threads > 256) {
+    return absl::InvalidArgumentError("http_threads must be between 1 and 256");
+  }
+  if (c.max_request_bytes == 0 || c.max_inflight_bytes < c.max_request_bytes) {
+    return absl::InvalidArgumentError(
+        "limits.max_inflight_bytes must be at least limits.max_request_bytes (> 0)");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ariadne::cli

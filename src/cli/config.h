@@ -1,0 +1,46 @@
+// The server's configuration: defaults, overridden by a YAML file, then by
+// ARIADNE_* environment variables, then by command-line flags.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "decode/decode.h"
+#include "wal/wal.h"
+
+namespace ariadne::cli {
+
+struct ServerConfig {
+  std::string data_dir = "./data";
+  // Listen addresses; loopback unless told otherwise.
+  std::string otlp_grpc_addr = "127.0.0.1:4317";
+  std::string otlp_http_addr = "127.0.0.1:4318";
+  std::string zipkin_addr = "127.0.0.1:9411";
+  std::string query_addr = "127.0.0.1:16686";
+  // If set, a JSON file with the bound addresses, written once serving.
+  std::string listen_file;
+
+  std::string wal_sync = "batch";  // always | batch | none
+  std::string wal_batch_window = "10ms";
+  uint64_t wal_segment_bytes = 64ull << 20;
+
+  uint64_t max_request_bytes = 16ull << 20;
+  uint64_t max_inflight_bytes = 256ull << 20;
+  uint32_t max_connections = 1024;
+  decode::Limits limits;
+
+  int http_threads = 2;
+  std::string log_level = "info";
+  int shutdown_grace_seconds = 20;
+};
+
+// Applies the keys of a YAML file to `config`; unknown keys are an error
+// naming the key, so a typo is not silently ignored.
+absl::Status LoadYamlConfig(const std::string& path, ServerConfig* config);
+
+// Checks values that flags and YAML cannot check by type.
+absl::Status Validate(const ServerConfig& config);
+
+}  // namespace ariadne::cli

@@ -1,0 +1,76 @@
+#include "cli/config.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+namespace ariadne::cli {
+namespace {
+
+std::string WriteTemp(const std::string& content) {
+  char path[] = "/tmp/ariadne-config-XXXXXX";
+  int fd = mkstemp(path);
+  EXPECT_GE(fd, 0);
+  close(fd);
+  std::ofstream(path) << content;
+  return path;
+}
+
+TEST(ConfigTest, YamlOverridesDefaults) {
+  std::string path = WriteTemp(R"(
+data_dir: /srv/ariadne
+listen:
+  otlp_grpc: 0.0.0.0:4317
+  query: 127.0.0.1:0
+wal:
+  sync: always
+  batch_window: 5ms
+limits:
+  max_request_bytes: 1024
+  max_inflight_bytes: 4096
+  max_attributes_per_span: 7
+http_threads: 3
+)");
+  ServerConfig c;
+  ASSERT_TRUE(LoadYamlConfig(path, &c).ok());
+  std::remove(path.c_str());
+  EXPECT_EQ(c.data_dir, "/srv/ariadne");
+  EXPECT_EQ(c.otlp_grpc_addr, "0.0.0.0:4317");
+  EXPECT_EQ(c.otlp_http_addr, "127.0.0.1:4318");  // untouched default
+  EXPECT_EQ(c.query_addr, "127.0.0.1:0");
+  EXPECT_EQ(c.wal_sync, "always");
+  EXPECT_EQ(c.max_request_bytes, 1024u);
+  EXPECT_EQ(c.limits.max_attributes_per_span, 7u);
+  EXPECT_EQ(c.http_threads, 3);
+  EXPECT_TRUE(Validate(c).ok());
+}
+
+TEST(ConfigTest, UnknownKeyIsNamed) {
+  std::string path = WriteTemp("wal:\n  synk: always\n");
+  ServerConfig c;
+  absl::Status s = LoadYamlConfig(path, &c);
+  std::remove(path.c_str());
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(std::string(s.message()).find("wal.synk"), std::string::npos);
+}
+
+TEST(ConfigTest, BadValuesAreRefused) {
+  std::string path = WriteTemp("http_threads: many\n");
+  ServerConfig c;
+  EXPECT_FALSE(LoadYamlConfig(path, &c).ok());
+  std::remove(path.c_str());
+  c = ServerConfig{};
+  c.wal_sync = "sometimes";
+  EXPECT_FALSE(Validate(c).ok());
+  c = ServerConfig{};
+  c.wal_batch_window = "soon";
+  EXPECT_FALSE(Validate(c).ok());
+  c = ServerConfig{};
+  c.max_inflight_bytes = c.max_request_bytes - 1;
+  EXPECT_FALSE(Validate(c).ok());
+}
+
+}  // namespace
+}  // namespace ariadne::cli

@@ -1,0 +1,155 @@
+// ariadne: one binary, subcommands for each role.
+//   ariadne serve   run the server (receivers, log, head, query API)
+//   ariadne query   read traces from a running server
+//   ariadne bench   measure ingest (see bench/README.md)
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <cstring>
+
+#include "cli/config.h"
+#include "cli/query_command.h"
+#include "cli/serve_command.h"
+#include "spdlog/cfg/env.h"
+#include "spdlog/spdlog.h"
+
+#ifdef ARIADNE_WITH_BENCH
+#include "bench/ingest_bench.h"
+#endif
+
+namespace ariadne::cli {
+namespace {
+
+// The YAML file named by --config/-c or ARIADNE_CONFIG, found before the
+// flags are parsed so that flags and environment override it.
+std::string FindConfigPath(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if ((a == "--config" || a == "-c") && i + 1 < argc) return argv[i + 1];
+    if (a.substr(0, 9) == "--config=") return std::string(a.substr(9));
+  }
+  const char* env = std::getenv("ARIADNE_CONFIG");
+  return env != nullptr ? env : "";
+}
+
+void AddServeOptions(CLI::App* serve, ServerConfig* c) {
+  serve->add_option("-c,--config", "YAML configuration file")->envname("ARIADNE_CONFIG");
+  serve->add_option("--data-dir", c->data_dir, "Directory for the write-ahead log and data")
+      ->envname("ARIADNE_DATA_DIR")
+      ->capture_default_str();
+  serve->add_option("--otlp-grpc-addr", c->otlp_grpc_addr, "OTLP/gRPC listen address")
+      ->envname("ARIADNE_OTLP_GRPC_ADDR")
+      ->capture_default_str();
+  serve->add_option("--otlp-http-addr", c->otlp_http_addr, "OTLP/HTTP listen address")
+      ->envname("ARIADNE_OTLP_HTTP_ADDR")
+      ->capture_default_str();
+  serve->add_option("--zipkin-addr", c->zipkin_addr, "Zipkin v2 listen address")
+      ->envname("ARIADNE_ZIPKIN_ADDR")
+      ->capture_default_str();
+  serve->add_option("--query-addr", c->query_addr, "Query API and UI listen address")
+      ->envname("ARIADNE_QUERY_ADDR")
+      ->capture_default_str();
+  serve->add_option("--listen-file", c->listen_file,
+                    "Write the bound addresses as JSON to this file once serving")
+      ->envname("ARIADNE_LISTEN_FILE");
+  serve->add_option("--wal-sync", c->wal_sync, "fsync policy: always, batch or none")
+      ->envname("ARIADNE_WAL_SYNC")
+      ->capture_default_str();
+  serve->add_option("--wal-batch-window", c->wal_batch_window,
+                    "Longest wait for a group fsync under --wal-sync=batch")
+      ->envname("ARIADNE_WAL_BATCH_WINDOW")
+      ->capture_default_str();
+  serve->add_option("--wal-segment-bytes", c->wal_segment_bytes, "Size at which a log segment ends")
+      ->envname("ARIADNE_WAL_SEGMENT_BYTES")
+      ->capture_default_str();
+  serve->add_option("--max-request-bytes", c->max_request_bytes,
+                    "Largest request body, also after decompression")
+      ->envname("ARIADNE_MAX_REQUEST_BYTES")
+      ->capture_default_str();
+  serve->add_option("--max-inflight-bytes", c->max_inflight_bytes,
+                    "Admission budget: request bytes being processed at once")
+      ->envname("ARIADNE_MAX_INFLIGHT_BYTES")
+      ->capture_default_str();
+  serve->add_option("--max-connections", c->max_connections, "Open connections per listener")
+      ->envname("ARIADNE_MAX_CONNECTIONS")
+      ->capture_default_str();
+  serve->add_option("--max-attributes-per-span", c->limits.max_attributes_per_span,
+                    "Spans with more attributes are rejected")
+      ->envname("ARIADNE_MAX_ATTRIBUTES_PER_SPAN")
+      ->capture_default_str();
+  serve->add_option("--http-threads", c->http_threads, "Threads serving HTTP")
+      ->envname("ARIADNE_HTTP_THREADS")
+      ->capture_default_str();
+  serve->add_option("--log-level", c->log_level, "trace, debug, info, warn, error")
+      ->envname("ARIADNE_LOG_LEVEL")
+      ->capture_default_str();
+}
+
+}  // namespace
+}  // namespace ariadne::cli
+
+int main(int argc, char** argv) {
+  using namespace ariadne::cli;
+  // Signals are taken by sigwait in `serve`; block them before any thread starts.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  ServerConfig config;
+  const std::string config_path = FindConfigPath(argc, argv);
+  if (!config_path.empty()) {
+    if (auto s = LoadYamlConfig(config_path, &config); !s.ok()) {
+      std::fprintf(stderr, "ariadne: %s\n", std::string(s.message()).c_str());
+      return 2;
+    }
+  }
+
+  CLI::App app{"Ariadne: tracing, analytics and autoscaling for microservices"};
+  app.require_subcommand(1);
+  CLI::App* serve = app.add_subcommand("serve", "Run the server");
+  AddServeOptions(serve, &config);
+
+  QueryCommand query;
+  CLI::App* q = app.add_subcommand("query", "Read traces from a running server");
+  q->require_subcommand(1);
+  q->add_option("--server", query.server, "Query API base URL")
+      ->envname("ARIADNE_SERVER")
+      ->capture_default_str();
+  CLI::App* q_trace = q->add_subcommand("trace", "Print one trace as a tree");
+  q_trace->add_option("trace-id", query.trace_id, "Trace id (hex)")->required();
+  CLI::App* q_search = q->add_subcommand("search", "Print matching traces as a table");
+  q_search->add_option("--service", query.service, "Service name");
+  q_search->add_option("--operation", query.operation, "Operation (span name)");
+  q_search->add_option("--tag", query.tags, "key=value (repeatable)");
+  q_search->add_option("--min-duration", query.min_duration, "e.g. 100ms");
+  q_search->add_option("--max-duration", query.max_duration, "e.g. 2s");
+  q_search->add_option("--lookback", query.lookback, "How far back, e.g. 1h")
+      ->capture_default_str();
+  q_search->add_option("--limit", query.limit, "Most traces shown")->capture_default_str();
+
+#ifdef ARIADNE_WITH_BENCH
+  ariadne::bench::IngestBenchOptions bench_options;
+  CLI::App* bench = app.add_subcommand("bench", "Benchmarks");
+  bench->require_subcommand(1);
+  CLI::App* bench_ingest = bench->add_subcommand("ingest", "Measure ingest throughput");
+  ariadne::bench::AddIngestBenchFlags(bench_ingest, &bench_options);
+#endif
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (serve->parsed()) {
+    spdlog::set_level(spdlog::level::from_str(config.log_level));
+    spdlog::cfg::load_env_levels();
+    return RunServe(config);
+  }
+  if (q_trace->parsed()) return RunQueryTrace(query);
+  if (q_search->parsed()) return RunQuerySearch(query);
+#ifdef ARIADNE_WITH_BENCH
+  if (bench_ingest->parsed()) return ariadne::bench::RunIngestBench(bench_options);
+#endif
+  return 0;
+}

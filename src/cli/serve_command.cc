@@ -1,0 +1,271 @@
+#include "cli/serve_command.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/admission.h"
+#include "common/strings.h"
+#include "decode/decode.h"
+#include "query/api.h"
+#include "query/params.h"
+#include "receive/http_receivers.h"
+#include "receive/ingest.h"
+#include "receive/otlp_grpc.h"
+#include "serve/http_server.h"
+#include "spdlog/spdlog.h"
+#include "store/head.h"
+#include "wal/wal.h"
+
+namespace ariadne::cli {
+
+namespace {
+
+uint64_t NowNanos() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+absl::Status WriteFileAtomically(const std::string& path, const std::string& content) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << content;
+    if (!out.good()) return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot rename ", tmp, ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+// Replays the log into the head. Records were validated when they were
+// admitted, so replay does not apply the (possibly since lowered) limits.
+absl::Status Replay(wal::Wal* log, store::Head* head) {
+  decode::Limits unlimited;
+  unlimited.max_attributes_per_span = UINT32_MAX;
+  unlimited.max_events_per_span = UINT32_MAX;
+  unlimited.max_links_per_span = UINT32_MAX;
+  unlimited.max_attribute_value_bytes = UINT32_MAX;
+  unlimited.max_value_depth = 64;
+  uint64_t spans = 0, undecodable = 0;
+  wal::ReplayStats stats;
+  const auto start = std::chrono::steady_clock::now();
+  absl::Status s = log->Replay(
+      [&](uint64_t seq, std::string_view payload) {
+        decode::DecodeStats ds;
+        auto batch = decode::DecodeOtlpProto(std::string(payload), unlimited, &ds);
+        if (!batch.ok()) {
+          ++undecodable;
+          spdlog::warn("wal record {} does not decode, skipped: {}", seq, StdView(batch.status().message()));
+          return;
+        }
+        spans += batch->size();
+        head->Append(std::make_shared<const model::SpanBatch>(std::move(*batch)));
+      },
+      &stats);
+  if (!s.ok()) return s;
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  spdlog::info(
+      "replayed {} records ({} spans) from {} segments in {:.2f}s; {} corrupt records skipped, "
+      "{} torn bytes truncated, {} undecodable",
+      stats.records, spans, stats.segments, seconds, stats.corrupt_records, stats.truncated_bytes,
+      undecodable);
+  return absl::OkStatus();
+}
+
+std::string MetricsText(const receive::Ingester& ingester, const wal::Wal& log,
+                        const store::Head& head, const Admission& admission) {
+  std::string out;
+  auto family = [&out](std::string_view name, std::string_view type, std::string_view help) {
+    out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ");
+    out.append(name).append(" ").append(type).append("\n");
+  };
+  struct Counter {
+    std::string_view name;
+    std::string_view help;
+    const std::atomic<uint64_t> receive::IngestCounters::*field;
+  };
+  const Counter counters[] = {
+      {"ariadne_receiver_requests_total", "Export requests received.",
+       &receive::IngestCounters::requests},
+      {"ariadne_receiver_accepted_spans_total", "Spans accepted and stored.",
+       &receive::IngestCounters::accepted_spans},
+      {"ariadne_receiver_rejected_spans_total", "Invalid spans rejected (partial success).",
+       &receive::IngestCounters::rejected_spans},
+      {"ariadne_receiver_malformed_requests_total", "Requests refused as malformed.",
+       &receive::IngestCounters::malformed_requests},
+      {"ariadne_receiver_refused_requests_total",
+       "Requests refused because of overload or a log failure.",
+       &receive::IngestCounters::refused_requests},
+  };
+  for (const Counter& c : counters) {
+    family(c.name, "counter", c.help);
+    for (size_t p = 0; p < static_cast<size_t>(receive::Protocol::kCount); ++p) {
+      const auto protocol = static_cast<receive::Protocol>(p);
+      out.append(c.name).append("{protocol=\"").append(receive::ProtocolName(protocol));
+      absl::StrAppend(&out, "\"} ", (ingester.counters(protocol).*(c.field)).load(), "\n");
+    }
+  }
+  const wal::Stats ws = log.stats();
+  family("ariadne_wal_records_total", "counter", "Records appended to the write-ahead log.");
+  absl::StrAppend(&out, "ariadne_wal_records_total ", ws.appended_records, "\n");
+  family("ariadne_wal_bytes_total", "counter", "Bytes appended to the write-ahead log.");
+  absl::StrAppend(&out, "ariadne_wal_bytes_total ", ws.appended_bytes, "\n");
+  family("ariadne_wal_fsyncs_total", "counter", "fsync calls made by the write-ahead log.");
+  absl::StrAppend(&out, "ariadne_wal_fsyncs_total ", ws.fsyncs, "\n");
+  const store::HeadStats hs = head.stats();
+  family("ariadne_head_spans", "gauge", "Spans held in the head.");
+  absl::StrAppend(&out, "ariadne_head_spans ", hs.spans, "\n");
+  family("ariadne_head_traces", "gauge", "Traces held in the head.");
+  absl::StrAppend(&out, "ariadne_head_traces ", hs.traces, "\n");
+  family("ariadne_head_memory_bytes", "gauge", "Approximate bytes of memory the head holds.");
+  absl::StrAppend(&out, "ariadne_head_memory_bytes ", hs.memory_bytes, "\n");
+  family("ariadne_admission_inflight_bytes", "gauge",
+         "Bytes of requests admitted and not yet answered.");
+  absl::StrAppend(&out, "ariadne_admission_inflight_bytes ", admission.used(), "\n");
+  family("ariadne_admission_limit_bytes", "gauge", "Admission budget (limits.max_inflight_bytes).");
+  absl::StrAppend(&out, "ariadne_admission_limit_bytes ", admission.limit(), "\n");
+  return out;
+}
+
+// Blocks until SIGTERM or SIGINT.
+int WaitForSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+}  // namespace
+
+int RunServe(const ServerConfig& config) {
+  if (auto s = Validate(config); !s.ok()) {
+    spdlog::error("invalid configuration: {}", StdView(s.message()));
+    return 2;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  if (ec) {
+    spdlog::error("cannot create data dir {}: {}", config.data_dir, ec.message());
+    return 1;
+  }
+  wal::Options wal_options;
+  wal_options.sync = *wal::ParseSyncPolicy(config.wal_sync);
+  wal_options.batch_window = std::chrono::milliseconds(
+      *query::ParseDurationNanos(config.wal_batch_window) / 1000000);
+  wal_options.segment_bytes = config.wal_segment_bytes;
+  auto log = wal::Wal::Open(config.data_dir + "/wal", wal_options);
+  if (!log.ok()) {
+    spdlog::error("cannot open the write-ahead log: {}", StdView(log.status().message()));
+    return 1;
+  }
+  store::Head head;
+  if (auto s = Replay(log->get(), &head); !s.ok()) {
+    spdlog::error("cannot replay the write-ahead log: {}", StdView(s.message()));
+    return 1;
+  }
+
+  Admission admission(config.max_inflight_bytes);
+  receive::Ingester ingester(log->get(), &head);
+  receive::ReceiverOptions receiver_options;
+  receiver_options.limits = config.limits;
+  receiver_options.max_request_bytes = config.max_request_bytes;
+
+  query::ApiOptions api_options;
+  api_options.now_nanos = NowNanos;
+  api_options.metrics_text = [&] { return MetricsText(ingester, **log, head, admission); };
+  query::QueryApi query_api(&head, api_options);
+  receive::OtlpHttpHandler otlp_http(&ingester, receiver_options);
+  receive::ZipkinHandler zipkin(&ingester, receiver_options);
+
+  boost::asio::io_context io(config.http_threads);
+  auto work = boost::asio::make_work_guard(io);
+  serve::HttpServerOptions ingest_http;
+  ingest_http.max_body_bytes = config.max_request_bytes;
+  ingest_http.max_connections = config.max_connections;
+  ingest_http.admission = &admission;
+  serve::HttpServerOptions query_http;
+  query_http.max_body_bytes = 1 << 20;
+  query_http.max_connections = config.max_connections;
+  serve::HttpServer otlp_http_server(io, "otlp_http", &otlp_http, ingest_http);
+  serve::HttpServer zipkin_server(io, "zipkin", &zipkin, ingest_http);
+  serve::HttpServer query_server(io, "query", &query_api, query_http);
+  receive::OtlpGrpcReceiver grpc(&ingester, receiver_options, &admission);
+
+  for (auto [server, address] : {std::pair{&otlp_http_server, &config.otlp_http_addr},
+                                 std::pair{&zipkin_server, &config.zipkin_addr},
+                                 std::pair{&query_server, &config.query_addr}}) {
+    if (auto s = server->Listen(*address); !s.ok()) {
+      spdlog::error("{}", StdView(s.message()));
+      return 1;
+    }
+  }
+  if (auto s = grpc.Start(config.otlp_grpc_addr); !s.ok()) {
+    spdlog::error("{}", StdView(s.message()));
+    return 1;
+  }
+  std::vector<std::thread> threads;
+  for (int i = 0; i < config.http_threads; ++i) threads.emplace_back([&io] { io.run(); });
+
+  auto grpc_host = serve::ParseHostPort(config.otlp_grpc_addr);
+  const std::string grpc_address =
+      absl::StrCat(grpc_host.ok() ? grpc_host->first : "127.0.0.1", ":", grpc.port());
+  spdlog::info("ariadne serving: otlp_grpc={} otlp_http={} zipkin={} query={} data_dir={}",
+               grpc_address, otlp_http_server.address(), zipkin_server.address(),
+               query_server.address(), config.data_dir);
+  if (!config.listen_file.empty()) {
+    const std::string json = absl::StrCat(
+        "{\"otlp_grpc\":\"", grpc_address, "\",\"otlp_http\":\"", otlp_http_server.address(),
+        "\",\"zipkin\":\"", zipkin_server.address(), "\",\"query\":\"", query_server.address(),
+        "\"}\n");
+    if (auto s = WriteFileAtomically(config.listen_file, json); !s.ok()) {
+      spdlog::error("{}", StdView(s.message()));
+    }
+  }
+  query_api.SetReady(true);
+
+  const int sig = WaitForSignal();
+  spdlog::info("received signal {}: stopping", sig);
+  query_api.SetReady(false);
+  otlp_http_server.StopAccepting();
+  zipkin_server.StopAccepting();
+  query_server.StopAccepting();
+  grpc.Shutdown(config.shutdown_grace_seconds);
+  // Requests already read are answered once the log has them.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(config.shutdown_grace_seconds);
+  while (otlp_http_server.active_requests() + zipkin_server.active_requests() +
+                 query_server.active_requests() >
+             0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  int exit_code = 0;
+  if (auto s = (*log)->Close(); !s.ok()) {
+    spdlog::error("closing the write-ahead log: {}", StdView(s.message()));
+    exit_code = 1;
+  }
+  // Let the last answers go out, then stop the I/O threads.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  work.reset();
+  io.stop();
+  for (auto& t : threads) t.join();
+  spdlog::info("stopped");
+  return exit_code;
+}
+
+}  // namespace ariadne::cli

@@ -1,0 +1,469 @@
+#include "query/api.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <chrono>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "encode/encode.h"
+#include "encode/jaeger_json.h"
+#include "common/strings.h"
+#include "query/params.h"
+
+namespace ariadne::query {
+
+using serve::HttpRequest;
+using serve::HttpResponse;
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+namespace {
+
+void Str(JsonWriter& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+HttpResponse Json(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = "application/json";
+  r.body = std::move(body);
+  return r;
+}
+
+// Jaeger's envelope: {"data": ..., "total", "limit", "offset", "errors"}.
+template <typename WriteData>
+HttpResponse JaegerEnvelope(size_t total, WriteData write_data) {
+  rapidjson::StringBuffer sb;
+  JsonWriter w(sb);
+  w.StartObject();
+  w.Key("data");
+  write_data(w);
+  w.Key("total");
+  w.Uint64(total);
+  w.Key("limit");
+  w.Uint(0);
+  w.Key("offset");
+  w.Uint(0);
+  w.Key("errors");
+  w.Null();
+  w.EndObject();
+  return Json(200, sb.GetString());
+}
+
+HttpResponse JaegerError(int status, std::string_view message) {
+  rapidjson::StringBuffer sb;
+  JsonWriter w(sb);
+  w.StartObject();
+  w.Key("data");
+  w.Null();
+  w.Key("total");
+  w.Uint(0);
+  w.Key("limit");
+  w.Uint(0);
+  w.Key("offset");
+  w.Uint(0);
+  w.Key("errors");
+  w.StartArray();
+  w.StartObject();
+  w.Key("code");
+  w.Int(status);
+  w.Key("msg");
+  Str(w, message);
+  w.EndObject();
+  w.EndArray();
+  w.EndObject();
+  return Json(status, sb.GetString());
+}
+
+// Jaeger v3's error body (grpc-gateway style).
+HttpResponse V3Error(int status, std::string_view message) {
+  rapidjson::StringBuffer sb;
+  JsonWriter w(sb);
+  w.StartObject();
+  w.Key("error");
+  w.StartObject();
+  w.Key("httpCode");
+  w.Int(status);
+  w.Key("message");
+  Str(w, message);
+  w.EndObject();
+  w.EndObject();
+  return Json(status, sb.GetString());
+}
+
+std::string_view KindParam(model::SpanKind kind) {
+  switch (kind) {
+    case model::SpanKind::kServer: return "server";
+    case model::SpanKind::kClient: return "client";
+    case model::SpanKind::kProducer: return "producer";
+    case model::SpanKind::kConsumer: return "consumer";
+    case model::SpanKind::kInternal: return "internal";
+    case model::SpanKind::kUnspecified: break;
+  }
+  return "";
+}
+
+absl::StatusOr<std::optional<model::SpanKind>> ParseKind(std::string_view s) {
+  if (s.empty()) return std::optional<model::SpanKind>();
+  for (auto k : {model::SpanKind::kUnspecified, model::SpanKind::kInternal,
+                 model::SpanKind::kServer, model::SpanKind::kClient, model::SpanKind::kProducer,
+                 model::SpanKind::kConsumer}) {
+    if (s == KindParam(k) || s == model::SpanKindName(k)) return std::optional(k);
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown span kind \"", std::string(s),
+      "\" (use server, client, producer, consumer, internal or SPAN_KIND_*)"));
+}
+
+// The first non-empty parameter among `names` (to accept both camelCase and
+// snake_case spellings).
+std::string_view AnyParam(const HttpRequest& r, std::initializer_list<std::string_view> names) {
+  for (std::string_view n : names) {
+    std::string_view v = r.Param(n);
+    if (!v.empty()) return v;
+  }
+  return {};
+}
+
+bool ParseTraceId(std::string_view hex, model::TraceId* id) {
+  return model::ParseTraceIdLenient(hex, id) && !model::IsZero(*id);
+}
+
+}  // namespace
+
+QueryApi::QueryApi(const store::Head* head, ApiOptions options)
+    : head_(head), options_(std::move(options)) {}
+
+HttpResponse QueryApi::ErrorResponse(int status, std::string message, std::string_view) {
+  return JaegerError(status, message);
+}
+
+void QueryApi::Handle(HttpRequest request, serve::Responder respond) {
+  respond(Route(request));
+}
+
+HttpResponse QueryApi::Route(const HttpRequest& r) {
+  std::string_view path = r.path;
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  if (r.method != "GET" && r.method != "HEAD") {
+    HttpResponse out = JaegerError(405, "the query API answers GET requests only");
+    out.headers.emplace_back("Allow", "GET, HEAD");
+    return out;
+  }
+  if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n", {}};
+  if (path == "/readyz") {
+    if (ready_.load()) return {200, "text/plain; charset=utf-8", "ready\n", {}};
+    return {503, "text/plain; charset=utf-8", "replaying the write-ahead log\n", {}};
+  }
+  if (path == "/metrics") {
+    return {200, "text/plain; version=0.0.4; charset=utf-8",
+            options_.metrics_text ? options_.metrics_text() : std::string(), {}};
+  }
+  constexpr std::string_view kV3 = "/api/v3/";
+  if (path.substr(0, kV3.size()) == kV3) {
+    std::string_view rest = path.substr(kV3.size());
+    if (rest == "services") return V3Services();
+    if (rest == "operations") return V3Operations(r);
+    if (rest == "traces") return V3Traces(r);
+    if (rest.substr(0, 7) == "traces/") return V3Trace(rest.substr(7));
+    return V3Error(404, absl::StrCat("no such endpoint ", AbslView(path)));
+  }
+  constexpr std::string_view kApi = "/api/";
+  if (path.substr(0, kApi.size()) == kApi) {
+    std::string_view rest = path.substr(kApi.size());
+    if (rest == "services") return Services();
+    if (rest.substr(0, 9) == "services/" && rest.size() > 20 &&
+        rest.substr(rest.size() - 11) == "/operations") {
+      return Operations(rest.substr(9, rest.size() - 20), "", true);
+    }
+    if (rest == "operations") return Operations(r.Param("service"), r.Param("spanKind"), false);
+    if (rest == "traces") return Traces(r);
+    if (rest.substr(0, 7) == "traces/") return Trace(rest.substr(7));
+    if (rest == "dependencies") return Dependencies(r);
+    return JaegerError(404, absl::StrCat("no such endpoint ", AbslView(path)));
+  }
+  return JaegerError(404, absl::StrCat("no such endpoint ", AbslView(path),
+                                       " (see /api/services, /api/traces, /api/v3/...)"));
+}
+
+HttpResponse QueryApi::Services() const {
+  auto services = head_->Services();
+  return JaegerEnvelope(services.size(), [&](JsonWriter& w) {
+    w.StartArray();
+    for (const auto& s : services) Str(w, s);
+    w.EndArray();
+  });
+}
+
+HttpResponse QueryApi::Operations(std::string_view service, std::string_view kind_text,
+                                  bool names_only) const {
+  auto kind = ParseKind(kind_text);
+  if (!kind.ok()) return JaegerError(400, StdView(kind.status().message()));
+  if (!names_only && service.empty()) return JaegerError(400, "parameter service is required");
+  auto ops = head_->Operations(service, *kind);
+  if (names_only) {
+    // Distinct names (an operation may appear under several kinds).
+    std::vector<std::string_view> names;
+    for (const auto& op : ops) {
+      if (names.empty() || names.back() != op.name) names.push_back(op.name);
+    }
+    return JaegerEnvelope(names.size(), [&](JsonWriter& w) {
+      w.StartArray();
+      for (auto n : names) Str(w, n);
+      w.EndArray();
+    });
+  }
+  return JaegerEnvelope(ops.size(), [&](JsonWriter& w) {
+    w.StartArray();
+    for (const auto& op : ops) {
+      w.StartObject();
+      w.Key("name");
+      Str(w, op.name);
+      w.Key("spanKind");
+      Str(w, KindParam(op.kind));
+      w.EndObject();
+    }
+    w.EndArray();
+  });
+}
+
+namespace {
+
+// Fills a TraceQuery from Jaeger's /api/traces parameters.
+absl::Status JaegerSearch(const HttpRequest& r, uint64_t now, size_t default_limit,
+                          size_t max_limit, store::TraceQuery* q) {
+  q->service = std::string(r.Param("service"));
+  q->operation = std::string(r.Param("operation"));
+  if (q->operation == "all") q->operation.clear();  // what the Jaeger UI sends for "all"
+  if (auto kind = ParseKind(r.Param("spanKind")); kind.ok()) {
+    q->kind = *kind;
+  } else {
+    return kind.status();
+  }
+  for (std::string_view tags : r.Params("tags")) {
+    if (auto s = ParseTagsJson(tags, &q->tags); !s.ok()) return s;
+  }
+  for (std::string_view tag : r.Params("tag")) {
+    if (auto s = ParseTagPair(tag, &q->tags); !s.ok()) return s;
+  }
+  auto duration = [&](std::string_view name, uint64_t* out) -> absl::Status {
+    std::string_view v = r.Param(name);
+    if (v.empty()) return absl::OkStatus();
+    auto d = ParseDurationNanos(v);
+    if (!d.ok()) return absl::InvalidArgumentError(absl::StrCat(AbslView(name), ": ", d.status().message()));
+    *out = *d;
+    return absl::OkStatus();
+  };
+  if (auto s = duration("minDuration", &q->min_duration_nano); !s.ok()) return s;
+  if (auto s = duration("maxDuration", &q->max_duration_nano); !s.ok()) return s;
+  uint64_t end = now;
+  if (std::string_view v = r.Param("end"); !v.empty()) {
+    auto us = ParseUint(v);
+    if (!us.ok()) return absl::InvalidArgumentError(absl::StrCat("end: ", us.status().message()));
+    end = *us * 1000;
+    q->start_max_nano = end;
+  }
+  if (std::string_view v = r.Param("start"); !v.empty()) {
+    auto us = ParseUint(v);
+    if (!us.ok()) return absl::InvalidArgumentError(absl::StrCat("start: ", us.status().message()));
+    q->start_min_nano = *us * 1000;
+  } else if (std::string_view lb = r.Param("lookback"); !lb.empty() && lb != "custom") {
+    auto d = ParseDurationNanos(lb);
+    if (!d.ok()) return absl::InvalidArgumentError(absl::StrCat("lookback: ", d.status().message()));
+    q->start_min_nano = end > *d ? end - *d : 0;
+  }
+  q->limit = default_limit;
+  if (std::string_view v = r.Param("limit"); !v.empty()) {
+    auto n = ParseUint(v);
+    if (!n.ok()) return absl::InvalidArgumentError(absl::StrCat("limit: ", n.status().message()));
+    q->limit = *n;
+  }
+  if (q->limit == 0 || q->limit > max_limit) q->limit = max_limit;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+HttpResponse QueryApi::Traces(const HttpRequest& r) const {
+  std::vector<model::TraceId> ids;
+  // ?traceID=a&traceID=b fetches those traces (the Jaeger UI's compare view).
+  for (std::string_view hex : r.Params("traceID")) {
+    model::TraceId id;
+    if (!ParseTraceId(hex, &id)) {
+      return JaegerError(400, absl::StrCat("traceID \"", std::string(hex),
+                                           "\" is not a hex trace id of up to 32 digits"));
+    }
+    ids.push_back(id);
+  }
+  if (ids.empty()) {
+    store::TraceQuery q;
+    const uint64_t now = options_.now_nanos ? options_.now_nanos() : 0;
+    if (auto s = JaegerSearch(r, now, options_.default_limit, options_.max_limit, &q); !s.ok()) {
+      return JaegerError(400, StdView(s.message()));
+    }
+    ids = head_->FindTraceIds(q);
+  }
+  std::vector<std::vector<model::SpanRef>> traces;
+  for (const auto& id : ids) {
+    auto spans = head_->GetTrace(id);
+    if (!spans.empty()) traces.push_back(std::move(spans));
+  }
+  return JaegerEnvelope(traces.size(), [&](JsonWriter& w) {
+    w.StartArray();
+    for (const auto& t : traces) encode::WriteJaegerTrace(t, &w);
+    w.EndArray();
+  });
+}
+
+HttpResponse QueryApi::Trace(std::string_view hex) const {
+  model::TraceId id;
+  if (!ParseTraceId(hex, &id)) {
+    return JaegerError(400, absl::StrCat("trace id \"", std::string(hex),
+                                         "\" is not a hex trace id of up to 32 digits"));
+  }
+  auto spans = head_->GetTrace(id);
+  if (spans.empty()) return JaegerError(404, "trace not found");
+  return JaegerEnvelope(1, [&](JsonWriter& w) {
+    w.StartArray();
+    encode::WriteJaegerTrace(spans, &w);
+    w.EndArray();
+  });
+}
+
+HttpResponse QueryApi::Dependencies(const HttpRequest& r) const {
+  uint64_t end_ms = options_.now_nanos ? options_.now_nanos() / 1000000 : 0;
+  uint64_t lookback_ms = 24 * 3600 * 1000ull;  // Jaeger UI's default
+  if (std::string_view v = r.Param("endTs"); !v.empty()) {
+    auto n = ParseUint(v);
+    if (!n.ok()) return JaegerError(400, absl::StrCat("endTs: ", n.status().message()));
+    end_ms = *n;
+  }
+  if (std::string_view v = r.Param("lookback"); !v.empty()) {
+    auto n = ParseUint(v);
+    if (!n.ok()) return JaegerError(400, absl::StrCat("lookback: ", n.status().message()));
+    lookback_ms = *n;
+  }
+  const uint64_t start_ms = end_ms > lookback_ms ? end_ms - lookback_ms : 0;
+  auto deps = head_->Dependencies(start_ms * 1000000, end_ms * 1000000);
+  return JaegerEnvelope(deps.size(), [&](JsonWriter& w) {
+    w.StartArray();
+    for (const auto& d : deps) {
+      w.StartObject();
+      w.Key("parent");
+      Str(w, d.parent);
+      w.Key("child");
+      Str(w, d.child);
+      w.Key("callCount");
+      w.Uint64(d.call_count);
+      w.EndObject();
+    }
+    w.EndArray();
+  });
+}
+
+HttpResponse QueryApi::V3Services() const {
+  auto services = head_->Services();
+  rapidjson::StringBuffer sb;
+  JsonWriter w(sb);
+  w.StartObject();
+  w.Key("services");
+  w.StartArray();
+  for (const auto& s : services) Str(w, s);
+  w.EndArray();
+  w.EndObject();
+  return Json(200, sb.GetString());
+}
+
+HttpResponse QueryApi::V3Operations(const HttpRequest& r) const {
+  std::string_view service = AnyParam(r, {"service", "query.service_name", "query.serviceName"});
+  if (service.empty()) return V3Error(400, "parameter service is required");
+  auto kind = ParseKind(AnyParam(r, {"spanKind", "span_kind", "span.kind"}));
+  if (!kind.ok()) return V3Error(400, StdView(kind.status().message()));
+  auto ops = head_->Operations(service, *kind);
+  rapidjson::StringBuffer sb;
+  JsonWriter w(sb);
+  w.StartObject();
+  w.Key("operations");
+  w.StartArray();
+  for (const auto& op : ops) {
+    w.StartObject();
+    w.Key("name");
+    Str(w, op.name);
+    w.Key("spanKind");
+    Str(w, KindParam(op.kind));
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return Json(200, sb.GetString());
+}
+
+namespace {
+
+HttpResponse V3Result(std::span<const model::SpanRef> spans) {
+  std::string body = "{\"result\":";
+  encode::EncodeOtlpJson(spans, &body);
+  body.push_back('}');
+  return Json(200, std::move(body));
+}
+
+}  // namespace
+
+HttpResponse QueryApi::V3Traces(const HttpRequest& r) const {
+  store::TraceQuery q;
+  q.service = std::string(AnyParam(r, {"query.service_name", "query.serviceName"}));
+  q.operation = std::string(AnyParam(r, {"query.operation_name", "query.operationName"}));
+  if (std::string_view attrs = AnyParam(r, {"query.attributes"}); !attrs.empty()) {
+    if (auto s = ParseTagsJson(attrs, &q.tags); !s.ok()) return V3Error(400, StdView(s.message()));
+  }
+  struct TimeParam {
+    std::initializer_list<std::string_view> names;
+    uint64_t* out;
+    bool is_duration;
+  };
+  const TimeParam params[] = {
+      {{"query.start_time_min", "query.startTimeMin"}, &q.start_min_nano, false},
+      {{"query.start_time_max", "query.startTimeMax"}, &q.start_max_nano, false},
+      {{"query.duration_min", "query.durationMin"}, &q.min_duration_nano, true},
+      {{"query.duration_max", "query.durationMax"}, &q.max_duration_nano, true},
+  };
+  for (const TimeParam& p : params) {
+    std::string_view v = AnyParam(r, p.names);
+    if (v.empty()) continue;
+    auto parsed = p.is_duration ? ParseDurationNanos(v) : ParseTimeNanos(v);
+    if (!parsed.ok()) {
+      return V3Error(400, absl::StrCat(AbslView(*p.names.begin()), ": ", parsed.status().message()));
+    }
+    *p.out = *parsed;
+  }
+  q.limit = options_.default_limit;
+  std::string_view limit = AnyParam(
+      r, {"query.num_traces", "query.numTraces", "query.search_depth", "query.searchDepth"});
+  if (!limit.empty()) {
+    auto n = ParseUint(limit);
+    if (!n.ok()) return V3Error(400, absl::StrCat("query.num_traces: ", n.status().message()));
+    q.limit = *n;
+  }
+  if (q.limit == 0 || q.limit > options_.max_limit) q.limit = options_.max_limit;
+  std::vector<model::SpanRef> spans;
+  for (const auto& id : head_->FindTraceIds(q)) {
+    auto t = head_->GetTrace(id);
+    spans.insert(spans.end(), t.begin(), t.end());
+  }
+  return V3Result(spans);
+}
+
+HttpResponse QueryApi::V3Trace(std::string_view hex) const {
+  model::TraceId id;
+  if (!ParseTraceId(hex, &id)) {
+    return V3Error(400, absl::StrCat("trace id \"", std::string(hex),
+                                     "\" is not a hex trace id of up to 32 digits"));
+  }
+  auto spans = head_->GetTrace(id);
+  if (spans.empty()) return V3Error(404, "trace not found");
+  return V3Result(spans);
+}
+
+}  // namespace ariadne::query

@@ -1,0 +1,56 @@
+// The query API on :16686: Jaeger's HTTP API (/api/...) in Jaeger's JSON
+// model, Jaeger's stable v3 HTTP API (/api/v3/...) in OTLP/JSON, and the
+// operational endpoints /healthz, /readyz and /metrics.
+//
+// Threading: as HttpHandler; reads the head concurrently with ingest.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "serve/http_server.h"
+#include "store/head.h"
+
+namespace ariadne::query {
+
+struct ApiOptions {
+  // Unix nanoseconds now (a clock tests can replace).
+  std::function<uint64_t()> now_nanos;
+  // Text for /metrics in the Prometheus exposition format.
+  std::function<std::string()> metrics_text;
+  size_t default_limit = 20;
+  size_t max_limit = 10000;
+};
+
+class QueryApi : public serve::HttpHandler {
+ public:
+  QueryApi(const store::Head* head, ApiOptions options);
+
+  void Handle(serve::HttpRequest request, serve::Responder respond) override;
+  serve::HttpResponse ErrorResponse(int status, std::string message,
+                                    std::string_view request_content_type) override;
+
+  // /readyz answers 200 once this is set (after the log has been replayed).
+  void SetReady(bool ready) { ready_.store(ready); }
+
+ private:
+  serve::HttpResponse Route(const serve::HttpRequest& request);
+  serve::HttpResponse Services() const;
+  serve::HttpResponse Operations(std::string_view service, std::string_view kind,
+                                 bool names_only) const;
+  serve::HttpResponse Traces(const serve::HttpRequest& request) const;
+  serve::HttpResponse Trace(std::string_view id) const;
+  serve::HttpResponse Dependencies(const serve::HttpRequest& request) const;
+  serve::HttpResponse V3Services() const;
+  serve::HttpResponse V3Operations(const serve::HttpRequest& request) const;
+  serve::HttpResponse V3Traces(const serve::HttpRequest& request) const;
+  serve::HttpResponse V3Trace(std::string_view id) const;
+
+  const store::Head* const head_;
+  const ApiOptions options_;
+  std::atomic<bool> ready_{false};
+};
+
+}  // namespace ariadne::query

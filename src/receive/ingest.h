@@ -1,0 +1,55 @@
+// Ingest: what every receiver does with a decoded batch.
+//
+// Submit writes the batch to the write-ahead log and, once the log holds it
+// as its sync policy promises, makes it visible in the head and answers the
+// client. A batch whose spans were all rejected skips the log.
+//
+// Threading: Submit may be called from any thread; `done` runs on the log's
+// writer thread (or inline for an empty batch) and must not block.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "model/span_batch.h"
+#include "store/head.h"
+#include "wal/wal.h"
+
+namespace ariadne::receive {
+
+enum class Protocol : uint8_t { kOtlpGrpc = 0, kOtlpHttpProto, kOtlpHttpJson, kZipkin, kCount };
+std::string_view ProtocolName(Protocol p);  // label value on /metrics
+
+struct IngestCounters {
+  std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> accepted_spans{0};
+  std::atomic<uint64_t> rejected_spans{0};   // invalid spans (partial success)
+  std::atomic<uint64_t> malformed_requests{0};
+  std::atomic<uint64_t> refused_requests{0};  // overload or log failure
+};
+
+class Ingester {
+ public:
+  Ingester(wal::Wal* wal, store::Head* head) : wal_(wal), head_(head) {}
+
+  // `raw_otlp`, if not empty, is the protobuf encoding of exactly this batch
+  // (the request body when nothing was rejected) and becomes the log record
+  // as-is; otherwise the batch is encoded.
+  void Submit(model::SpanBatch batch, std::string_view raw_otlp,
+              std::function<void(absl::Status)> done);
+
+  IngestCounters& counters(Protocol p) { return counters_[static_cast<size_t>(p)]; }
+  const IngestCounters& counters(Protocol p) const { return counters_[static_cast<size_t>(p)]; }
+
+ private:
+  wal::Wal* const wal_;
+  store::Head* const head_;
+  std::array<IngestCounters, static_cast<size_t>(Protocol::kCount)> counters_;
+};
+
+}  // namespace ariadne::receive

@@ -1,0 +1,172 @@
+#include "receive/otlp_grpc.h"
+
+#include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+
+namespace ariadne::receive {
+
+class GrpcServerHolder {
+ public:
+  std::unique_ptr<grpc::Server> server;
+};
+
+namespace {
+
+constexpr char kExportMethod[] = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+grpc::ByteBuffer ToByteBuffer(const std::string& bytes) {
+  grpc::Slice slice(bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+// One Export call: read the request, decode, ingest, answer.
+class ExportReactor : public grpc::ServerGenericBidiReactor {
+ public:
+  ExportReactor(Ingester* ingester, const ReceiverOptions* options, Admission* admission)
+      : ingester_(ingester), options_(options), admission_(admission) {
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request message received"));
+      return;
+    }
+    IngestCounters& counters = ingester_->counters(Protocol::kOtlpGrpc);
+    counters.requests.fetch_add(1, std::memory_order_relaxed);
+    const uint64_t size = request_.Length();
+    if (admission_ != nullptr) {
+      if (!admission_->TryAcquire(size)) {
+        counters.refused_requests.fetch_add(1, std::memory_order_relaxed);
+        Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                            "server is overloaded: too much data in flight, retry later"));
+        return;
+      }
+      reserved_ = size;
+    }
+    std::string body;
+    body.reserve(size);
+    std::vector<grpc::Slice> slices;
+    if (!request_.Dump(&slices).ok()) {
+      Done(grpc::Status(grpc::StatusCode::INTERNAL, "cannot read request bytes"));
+      return;
+    }
+    for (const grpc::Slice& s : slices) {
+      body.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+    request_.Clear();
+    decode::DecodeStats stats;
+    auto batch = decode::DecodeOtlpProto(std::move(body), options_->limits, &stats);
+    if (!batch.ok()) {
+      counters.malformed_requests.fetch_add(1, std::memory_order_relaxed);
+      Done(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(batch.status().message())));
+      return;
+    }
+    std::string_view raw;
+    if (stats.rejected_spans == 0 && !batch->empty()) raw = batch->raw_input();
+    ingester_->Submit(std::move(*batch), raw, [this, stats, &counters](absl::Status status) {
+      if (!status.ok()) {
+        counters.refused_requests.fetch_add(1, std::memory_order_relaxed);
+        Done(grpc::Status(status.code() == absl::StatusCode::kResourceExhausted
+                              ? grpc::StatusCode::RESOURCE_EXHAUSTED
+                              : grpc::StatusCode::UNAVAILABLE,
+                          absl::StrCat("spans could not be stored, retry later: ",
+                                       status.message())));
+        return;
+      }
+      counters.accepted_spans.fetch_add(stats.accepted_spans, std::memory_order_relaxed);
+      counters.rejected_spans.fetch_add(stats.rejected_spans, std::memory_order_relaxed);
+      response_ = ToByteBuffer(EncodeExportResponse(stats.rejected_spans, stats.error_message));
+      ReleaseReservation();
+      StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
+    });
+  }
+
+  void OnDone() override {
+    ReleaseReservation();
+    delete this;
+  }
+
+ private:
+  void Done(grpc::Status status) {
+    ReleaseReservation();
+    Finish(status);
+  }
+  void ReleaseReservation() {
+    if (reserved_ > 0) admission_->Release(reserved_);
+    reserved_ = 0;
+  }
+
+  Ingester* const ingester_;
+  const ReceiverOptions* const options_;
+  Admission* const admission_;
+  grpc::ByteBuffer request_;
+  grpc::ByteBuffer response_;
+  uint64_t reserved_ = 0;
+};
+
+class Unimplemented : public grpc::ServerGenericBidiReactor {
+ public:
+  explicit Unimplemented(std::string method) {
+    Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                        absl::StrCat("unknown method ", method, " (this port serves ",
+                                     kExportMethod, ")")));
+  }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+class OtlpGrpcReceiver::Service : public grpc::CallbackGenericService {
+ public:
+  Service(Ingester* ingester, ReceiverOptions options, Admission* admission)
+      : ingester_(ingester), options_(std::move(options)), admission_(admission) {}
+
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override {
+    if (ctx->method() != kExportMethod) return new Unimplemented(ctx->method());
+    return new ExportReactor(ingester_, &options_, admission_);
+  }
+
+  const ReceiverOptions& options() const { return options_; }
+
+ private:
+  Ingester* const ingester_;
+  const ReceiverOptions options_;
+  Admission* const admission_;
+};
+
+OtlpGrpcReceiver::OtlpGrpcReceiver(Ingester* ingester, ReceiverOptions options,
+                                   Admission* admission)
+    : service_(std::make_unique<Service>(ingester, std::move(options), admission)),
+      server_(std::make_unique<GrpcServerHolder>()) {}
+
+OtlpGrpcReceiver::~OtlpGrpcReceiver() { Shutdown(0); }
+
+absl::Status OtlpGrpcReceiver::Start(const std::string& address) {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port_);
+  builder.RegisterCallbackGenericService(service_.get());
+  const uint64_t max = service_->options().max_request_bytes;
+  builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<uint64_t>(max, INT32_MAX)));
+  server_->server = builder.BuildAndStart();
+  if (server_->server == nullptr || port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("otlp_grpc: cannot listen on ", address));
+  }
+  return absl::OkStatus();
+}
+
+void OtlpGrpcReceiver::Shutdown(int deadline_seconds) {
+  if (server_->server == nullptr) return;
+  server_->server->Shutdown(std::chrono::system_clock::now() +
+                            std::chrono::seconds(deadline_seconds));
+  server_->server->Wait();
+  server_->server.reset();
+}
+
+}  // namespace ariadne::receive

@@ -1,0 +1,41 @@
+// OTLP/gRPC receiver: opentelemetry.proto.collector.trace.v1.TraceService/Export.
+//
+// Served through gRPC's generic callback API so the request arrives as raw
+// bytes for the zero-copy decoder (no generated message classes on the hot
+// path). Answers: OK with partial_success; INVALID_ARGUMENT for a malformed
+// request; RESOURCE_EXHAUSTED when over the admission budget; UNAVAILABLE if
+// the log cannot write; UNIMPLEMENTED for any other method.
+//
+// Threading: gRPC's threads run the reactors; Start and Shutdown are called
+// from the owning thread.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "common/admission.h"
+#include "receive/http_receivers.h"
+#include "receive/ingest.h"
+
+namespace ariadne::receive {
+
+class OtlpGrpcReceiver {
+ public:
+  OtlpGrpcReceiver(Ingester* ingester, ReceiverOptions options, Admission* admission);
+  ~OtlpGrpcReceiver();
+
+  // Binds `address` ("host:port"; port 0 picks one) and starts serving.
+  absl::Status Start(const std::string& address);
+  int port() const { return port_; }
+  // Stops accepting and waits (up to `deadline_seconds`) for calls in flight.
+  void Shutdown(int deadline_seconds);
+
+ private:
+  class Service;
+  std::unique_ptr<Service> service_;
+  std::unique_ptr<class GrpcServerHolder> server_;
+  int port_ = 0;
+};
+
+}  // namespace ariadne::receive
