@@ -48,7 +48,7 @@ enum class HeaderCheck {
   kOk,
   kBadMagic,
   kBadCrc,
-  kBadLength,  // records only: length above kMaxRecordBytes
+  kBadLength,           // records only: length above kMaxRecordBytes
   kUnsupportedVersion,  // segments only: magic and CRC fine, version unknown
 };
 

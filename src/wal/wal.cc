@@ -96,19 +96,22 @@ class WalImpl final : public Wal {
   void WriterLoop();
   // Writes the records of `batch`, moving barriers to `barriers`. Returns
   // the first error (whose records have been answered).
-  absl::Status WriteBatch(std::vector<Request>& batch, std::vector<Request>& barriers);
-  // Closes the current segment (syncing it first under always/batch) and
-  // creates the next one, named after next_seq_.
-  absl::Status Roll();
+  [[nodiscard]] absl::Status WriteBatch(std::vector<Request>& batch,
+                                        std::vector<Request>& barriers);
+  // Closes the current segment (syncing it first) and creates the next one,
+  // named after next_seq_.
+  [[nodiscard]] absl::Status Roll();
   // fdatasync on the current segment if anything was written since the last.
-  absl::Status SyncSegment();
+  [[nodiscard]] absl::Status SyncSegment();
+  // For Sync and Close, whatever the policy: SyncSegment, plus the directory
+  // if a segment was created without syncing it, plus any fsync error not
+  // yet reported (both only happen under kNone).
+  [[nodiscard]] absl::Status SyncEverything();
   // Acknowledges every written record with `s`.
   void AckUnsynced(const absl::Status& s);
   void Finish(uint64_t bytes, Done& done, const absl::Status& s);
 
-  bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return !queue_.empty() || stopping_;
-  }
+  bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !queue_.empty() || stopping_; }
   bool HasUrgentWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return stopping_ || queued_barriers_ > 0 || queue_payload_bytes_ >= kWriteEarlyBytes;
   }
@@ -130,7 +133,7 @@ class WalImpl final : public Wal {
   uint64_t queue_payload_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t queued_barriers_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t failures_ ABSL_GUARDED_BY(mu_) = 0;  // accepted appends answered with an error
+  uint64_t failures_ ABSL_GUARDED_BY(mu_) = 0;           // accepted appends answered with an error
   uint64_t failures_reported_ ABSL_GUARDED_BY(mu_) = 0;  // of those, reported by Sync
   absl::Status last_error_ ABSL_GUARDED_BY(mu_);
   absl::Status close_status_ ABSL_GUARDED_BY(mu_);
@@ -141,14 +144,16 @@ class WalImpl final : public Wal {
   uint64_t file_size_ = 0;      // its valid length: writes go here
   uint64_t next_seq_ = format::kFirstSequence;
   bool dirty_ = false;      // written since the last fdatasync
-  bool roll_next_ = false;  // the current segment's state is unknown: start a new one
+  bool dir_dirty_ = false;  // kNone: a segment was created since the last directory fsync
+  absl::Status unreported_sync_error_;  // kNone: a failed fsync when leaving a segment
+  bool roll_next_ = false;              // the current segment's state is unknown: start a new one
   std::vector<Unsynced> unsynced_;
   Clock::time_point last_sync_{};
   absl::Status final_status_;  // result of the writer's last flush, for Close
 
   std::thread writer_;
   std::atomic<std::thread::id> writer_id_{};  // to refuse Sync/Close from callbacks
-  std::unique_ptr<File> lock_;  // holds the directory's LOCK until Close
+  std::unique_ptr<File> lock_;                // holds the directory's LOCK until Close
 
   std::atomic<uint64_t> appended_records_{0};
   std::atomic<uint64_t> appended_bytes_{0};
@@ -257,8 +262,8 @@ absl::Status WalImpl::RecoverSegments(
       }
     }
     if (!scan->header_ok) {
-      // Records (if any) start after the header's bytes; rewriting them
-      // in place leaves the records untouched.
+      // Rewriting the header's bytes in place leaves any records after
+      // them untouched.
       if (scan->valid_end < format::kSegmentHeaderSize) {
         if (absl::Status s = (*file)->Truncate(0); !s.ok()) return s;
         scan->valid_end = format::kSegmentHeaderSize;
@@ -267,6 +272,8 @@ absl::Status WalImpl::RecoverSegments(
     }
     file_ = *std::move(file);
     file_size_ = scan->valid_end;
+    // Under kNone the repairs above are not synced yet: the first Sync does it.
+    dirty_ = options_.sync == SyncPolicy::kNone && (scan->tail_damaged || !scan->header_ok);
     next_seq_ = std::max({last_seq + 1, first_seq, format::kFirstSequence});
     return absl::OkStatus();
   }
@@ -293,8 +300,7 @@ void WalImpl::Append(std::string payload, Done done) {
       return;  // unlocking wakes the writer if it waits for this
     }
   }
-  done(absl::FailedPreconditionError(
-      "Wal::Append called before Replay or after Close"));
+  done(absl::FailedPreconditionError("Wal::Append called before Replay or after Close"));
 }
 
 absl::Status WalImpl::Sync() {
@@ -331,10 +337,10 @@ absl::Status WalImpl::Sync() {
   failures_reported_ = failures_;
   if (!result.ok()) return result;
   if (unreported > 0) {
-    return absl::Status(last_error_.code(),
-                        absl::StrCat(unreported,
-                                     " WAL append(s) failed since the previous Sync; last error: ",
-                                     last_error_.message()));
+    return absl::Status(
+        last_error_.code(),
+        absl::StrCat(unreported, " WAL append(s) failed since the previous Sync; last error: ",
+                     last_error_.message()));
   }
   return absl::OkStatus();
 }
@@ -415,15 +421,15 @@ void WalImpl::WriterLoop() {
         sync_now = sync_now || !unsynced_.empty();
         break;
       case SyncPolicy::kBatch:
-        sync_now = sync_now || (!unsynced_.empty() &&
-                                Clock::now() - last_sync_ >= options_.batch_window);
+        sync_now =
+            sync_now || (!unsynced_.empty() && Clock::now() - last_sync_ >= options_.batch_window);
         break;
       case SyncPolicy::kNone:
         AckUnsynced(absl::OkStatus());  // written to the OS is all kNone promises
         break;
     }
     if (sync_now) {
-      absl::Status s = SyncSegment();
+      absl::Status s = stop || !barriers.empty() ? SyncEverything() : SyncSegment();
       AckUnsynced(s);
       if (status.ok()) status = s;
     }
@@ -510,7 +516,14 @@ absl::Status WalImpl::WriteBatch(std::vector<Request>& batch, std::vector<Reques
 
 absl::Status WalImpl::Roll() {
   if (file_ != nullptr) {
-    if (options_.sync != SyncPolicy::kNone) AckUnsynced(SyncSegment());
+    // Leave the segment durable, so that Sync and Close need only think
+    // about the current one.
+    absl::Status s = SyncSegment();
+    if (options_.sync != SyncPolicy::kNone) {
+      AckUnsynced(s);
+    } else if (!s.ok() && unreported_sync_error_.ok()) {
+      unreported_sync_error_ = s;  // kNone acknowledged these already; tell the next Sync
+    }
     file_.reset();
   }
   const std::string path = JoinPath(dir_, format::SegmentFileName(next_seq_));
@@ -521,10 +534,12 @@ absl::Status WalImpl::Roll() {
   if (absl::Status s = SegmentHeaderWrite(**file, next_seq_); !s.ok()) return s;
   if (options_.sync != SyncPolicy::kNone) {
     if (absl::Status s = env_->SyncDir(dir_); !s.ok()) return s;
+  } else {
+    dir_dirty_ = true;
   }
   file_ = *std::move(file);
   file_size_ = format::kSegmentHeaderSize;
-  dirty_ = false;
+  dirty_ = options_.sync == SyncPolicy::kNone;  // the header is not synced yet
   roll_next_ = false;
   segments_created_.fetch_add(1, std::memory_order_relaxed);
   return absl::OkStatus();
@@ -539,6 +554,18 @@ absl::Status WalImpl::SyncSegment() {
   // After a failed fdatasync the kernel may have dropped the dirty pages:
   // what the file holds is unknown, so nothing more goes into it.
   if (!s.ok()) roll_next_ = true;
+  return s;
+}
+
+absl::Status WalImpl::SyncEverything() {
+  absl::Status s = SyncSegment();
+  if (dir_dirty_) {
+    absl::Status d = env_->SyncDir(dir_);
+    if (d.ok()) dir_dirty_ = false;
+    s.Update(d);
+  }
+  s.Update(unreported_sync_error_);
+  unreported_sync_error_ = absl::OkStatus();
   return s;
 }
 
@@ -575,9 +602,8 @@ absl::StatusOr<std::unique_ptr<Wal>> Wal::Open(const std::string& dir, const Opt
     // Make the new directory's own name durable.
     std::filesystem::path p = std::filesystem::path(dir).lexically_normal();
     if (!p.has_filename()) p = p.parent_path();  // "a/b/" names "a/b"
-    std::string parent = p.parent_path().string();
-    if (parent.empty()) parent = ".";
-    if (absl::Status s = env->SyncDir(parent); !s.ok()) return s;
+    const std::filesystem::path parent = p.has_parent_path() ? p.parent_path() : ".";
+    if (absl::Status s = env->SyncDir(parent.string()); !s.ok()) return s;
   }
   absl::StatusOr<std::unique_ptr<File>> lock = env->LockFile(JoinPath(dir, "LOCK"));
   if (!lock.ok()) return lock.status();

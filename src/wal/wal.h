@@ -47,10 +47,10 @@ enum class SyncPolicy { kAlways, kBatch, kNone };
 
 // Damage found by Replay, reported through Options::on_corrupt.
 struct Corruption {
-  std::string segment;  // file name, e.g. "00000000000000000001.wal"
-  uint64_t offset = 0;  // first damaged byte in the segment
-  uint64_t bytes = 0;   // damaged bytes skipped (or cut, if truncated)
-  uint64_t records = 0;  // corrupt records counted for it (0 if truncated)
+  std::string segment;     // file name, e.g. "00000000000000000001.wal"
+  uint64_t offset = 0;     // first damaged byte in the segment
+  uint64_t bytes = 0;      // damaged bytes skipped (or cut, if truncated)
+  uint64_t records = 0;    // corrupt records counted for it (0 if truncated)
   bool truncated = false;  // torn tail of the last segment, cut off
   std::string reason;      // what the first damaged byte failed, e.g. "payload CRC mismatch"
 };
@@ -103,8 +103,7 @@ class Wal {
   // on a segment written by a newer format version). `payload` is valid only
   // during the call. `stats` may be null.
   [[nodiscard]] virtual absl::Status Replay(
-      absl::FunctionRef<void(uint64_t seq, std::string_view payload)> fn,
-      ReplayStats* stats) = 0;
+      absl::FunctionRef<void(uint64_t seq, std::string_view payload)> fn, ReplayStats* stats) = 0;
 
   // Queues `payload` and calls `done` once it is durable as the policy
   // promises, or with the I/O error that prevented it. Never blocks on I/O.

@@ -16,8 +16,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
-#include "gmock/gmock.h"
 #include "common/strings.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "wal/crc32c.h"
 #include "wal/env.h"
@@ -38,8 +38,8 @@ class TempDir {
  public:
   TempDir() {
     const char* base = getenv("TMPDIR");
-    std::string tmpl = absl::StrCat(base != nullptr && *base != '\0' ? base : "/tmp",
-                                    "/ariadne-wal-test-XXXXXX");
+    std::string tmpl =
+        absl::StrCat(base != nullptr && *base != '\0' ? base : "/tmp", "/ariadne-wal-test-XXXXXX");
     char* p = mkdtemp(tmpl.data());
     EXPECT_NE(p, nullptr) << "mkdtemp " << tmpl;
     path_ = tmpl;
@@ -172,7 +172,7 @@ std::vector<uint64_t> RecordOffsets(const std::string& segment_path) {
 // durable, and fails operations on request.
 class TestEnv final : public Env {
  public:
-  std::atomic<int> fail_writes{0};    // next N WriteAt calls fail...
+  std::atomic<int> fail_writes{0};       // next N WriteAt calls fail...
   std::atomic<size_t> partial_bytes{0};  // ...after writing this many bytes
   std::atomic<int> fail_truncates{0};
   std::atomic<int> fail_syncs{0};
@@ -222,7 +222,8 @@ class TestFile final : public File {
       return absl::ResourceExhaustedError("injected write failure");
     }
     absl::Status s = base_->WriteAt(offset, pieces);
-    if (s.ok()) env_.records_written += pieces.size() / 2;  // record writes are header+payload pairs
+    // Record writes are (header, payload) pairs; a segment header is one piece.
+    if (s.ok()) env_.records_written += pieces.size() / 2;
     return s;
   }
   absl::Status Sync() override {
@@ -271,8 +272,8 @@ TEST(WalFormatTest, RecordHeaderBytes) {
   char h[format::kRecordHeaderSize];
   format::EncodeRecordHeader(0x0102030405060708u, "abc", h);
   const std::string_view b(h, sizeof(h));
-  EXPECT_EQ(b.substr(0, 4), std::string_view("\xC3\xE5\xA1\xD7", 4));  // magic
-  EXPECT_EQ(b.substr(4, 4), std::string_view("\x03\x00\x00\x00", 4));  // length
+  EXPECT_EQ(b.substr(0, 4), std::string_view("\xC3\xE5\xA1\xD7", 4));                  // magic
+  EXPECT_EQ(b.substr(4, 4), std::string_view("\x03\x00\x00\x00", 4));                  // length
   EXPECT_EQ(b.substr(8, 8), std::string_view("\x08\x07\x06\x05\x04\x03\x02\x01", 8));  // seq
   EXPECT_EQ(format::DecodeFixed32(h + 16), 0x364B3FB7u);  // CRC-32C("abc")
   EXPECT_EQ(format::DecodeFixed32(h + 20), crc32c::Value(h, 20));
@@ -402,8 +403,7 @@ TEST(WalTest, TornTailAtEveryOffsetOfTheLastRecord) {
   const std::string seg = Segments(wal_dir).at(0);
   const std::string pristine = ReadFile(seg);
   const uint64_t last_start = RecordOffsets(seg).back();
-  ASSERT_EQ(last_start + format::kRecordHeaderSize + written.back().second.size(),
-            pristine.size());
+  ASSERT_EQ(last_start + format::kRecordHeaderSize + written.back().second.size(), pristine.size());
 
   for (uint64_t cut = last_start; cut < pristine.size(); ++cut) {
     SCOPED_TRACE(absl::StrCat("cut at ", cut));
@@ -448,9 +448,8 @@ TEST(WalTest, TornSegmentHeader) {
     Replayed r = OpenAndReplay(dir.path(), Opts(), &wal);
     ASSERT_NE(wal, nullptr);
     EXPECT_THAT(r.records, ElementsAre(first[0]));
-    EXPECT_EQ(r.stats.truncated_bytes, cut < format::kSegmentHeaderSize
-                                           ? cut
-                                           : cut - format::kSegmentHeaderSize);
+    EXPECT_EQ(r.stats.truncated_bytes,
+              cut < format::kSegmentHeaderSize ? cut : cut - format::kSegmentHeaderSize);
     EXPECT_EQ(r.stats.corrupt_records, 0u);
     ASSERT_TRUE(AppendWait(*wal, "next").ok());
     ASSERT_TRUE(wal->Close().ok());
@@ -775,7 +774,7 @@ TEST(WalTest, SyncFlushesUnderEveryPolicy) {
     SCOPED_TRACE(SyncPolicyName(policy));
     TempDir dir;
     TestEnv env;
-    Options o = Opts(policy);
+    Options o = Opts(policy, 1024);                     // several segments: each is left synced
     o.batch_window = std::chrono::milliseconds(60000);  // Sync must not wait for it
     o.env = &env;
     std::unique_ptr<Wal> wal;
@@ -785,6 +784,7 @@ TEST(WalTest, SyncFlushesUnderEveryPolicy) {
     ASSERT_TRUE(wal->Sync().ok());
     EXPECT_EQ(acked.load(), 100);
     EXPECT_EQ(env.records_durable.load(), 100u);
+    EXPECT_GT(wal->stats().segments_created, 2u);
     ASSERT_TRUE(wal->Sync().ok());  // nothing new: still fine
     ASSERT_TRUE(wal->Close().ok());
   }
@@ -978,7 +978,8 @@ TEST(WalTest, SyncReportsFailuresSinceThePreviousSync) {
   ASSERT_TRUE(AppendWait(*wal, "three").ok());
   absl::Status s = wal->Sync();
   EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_THAT(std::string(s.message()), HasSubstr("1 WAL append(s) failed since the previous Sync"));
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("1 WAL append(s) failed since the previous Sync"));
   EXPECT_TRUE(wal->Sync().ok());
   ASSERT_TRUE(wal->Close().ok());
   EXPECT_THAT(ReplayAll(dir.path()).records, ElementsAre(Pair(1, "one"), Pair(2, "three")));
