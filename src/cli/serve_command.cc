@@ -6,6 +6,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -180,7 +181,12 @@ int RunServe(const ServerConfig& config) {
   }
 
   Admission admission(config.max_inflight_bytes);
-  receive::Ingester ingester(log->get(), &head);
+  boost::asio::io_context io(config.http_threads);
+  auto work = boost::asio::make_work_guard(io);
+  // After the log has a batch, the head append and the answer run on the I/O
+  // threads, leaving the log's writer thread to write and sync.
+  receive::Ingester ingester(log->get(), &head,
+                             [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); });
   receive::ReceiverOptions receiver_options;
   receiver_options.limits = config.limits;
   receiver_options.max_request_bytes = config.max_request_bytes;
@@ -192,8 +198,6 @@ int RunServe(const ServerConfig& config) {
   receive::OtlpHttpHandler otlp_http(&ingester, receiver_options);
   receive::ZipkinHandler zipkin(&ingester, receiver_options);
 
-  boost::asio::io_context io(config.http_threads);
-  auto work = boost::asio::make_work_guard(io);
   serve::HttpServerOptions ingest_http;
   ingest_http.max_body_bytes = config.max_request_bytes;
   ingest_http.max_connections = config.max_connections;

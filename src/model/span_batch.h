@@ -57,13 +57,46 @@ struct Range {
   uint32_t count = 0;
 };
 
+// One member of the union is meaningful, the one `type` names; reading
+// another is a bug. (A union keeps an attribute at 40 bytes, not 64: a span
+// carries ten or so, and the head keeps them all.)
 struct AnyValue {
+  AnyValue() : bytes() {}
+  static AnyValue String(std::string_view s) { return Of(ValueType::kString, s); }
+  static AnyValue Bytes(std::string_view s) { return Of(ValueType::kBytes, s); }
+  static AnyValue Bool(bool b) { AnyValue v; v.type = ValueType::kBool; v.bool_value = b; return v; }
+  static AnyValue Int(int64_t i) { AnyValue v; v.type = ValueType::kInt; v.int_value = i; return v; }
+  static AnyValue Double(double d) {
+    AnyValue v;
+    v.type = ValueType::kDouble;
+    v.double_value = d;
+    return v;
+  }
+  static AnyValue Array(Range items) { return Of(ValueType::kArray, items); }
+  static AnyValue KvList(Range entries) { return Of(ValueType::kKvList, entries); }
+
   ValueType type = ValueType::kEmpty;
-  bool bool_value = false;
-  int64_t int_value = 0;
-  double double_value = 0;
-  std::string_view bytes;  // kString (UTF-8) and kBytes (raw)
-  Range children;          // kArray and kKvList
+  union {
+    std::string_view bytes;    // kString (UTF-8) and kBytes (raw)
+    bool bool_value;           // kBool
+    int64_t int_value;         // kInt
+    double double_value;       // kDouble
+    Range children;            // kArray and kKvList
+  };
+
+ private:
+  static AnyValue Of(ValueType t, std::string_view s) {
+    AnyValue v;
+    v.type = t;
+    v.bytes = s;
+    return v;
+  }
+  static AnyValue Of(ValueType t, Range r) {
+    AnyValue v;
+    v.type = t;
+    v.children = r;
+    return v;
+  }
 };
 
 struct KeyValue {

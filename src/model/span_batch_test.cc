@@ -68,14 +68,14 @@ namespace {
 
 TEST(ValueFormatTest, ScalarsArraysAndKvLists) {
   SpanBatch b;
-  AnyValue s{.type = ValueType::kString, .bytes = "a\"b"};
-  AnyValue i{.type = ValueType::kInt, .int_value = -42};
-  AnyValue d{.type = ValueType::kDouble, .double_value = 1.5};
-  AnyValue t{.type = ValueType::kBool, .bool_value = true};
+  AnyValue s = AnyValue::String("a\"b");
+  AnyValue i = AnyValue::Int(-42);
+  AnyValue d = AnyValue::Double(1.5);
+  AnyValue t = AnyValue::Bool(true);
   b.array_items = {s, i, d, t};
-  AnyValue arr{.type = ValueType::kArray, .children = {0, 4}};
+  AnyValue arr = AnyValue::Array({0, 4});
   b.attributes.push_back({"k", i});
-  AnyValue kv{.type = ValueType::kKvList, .children = {0, 1}};
+  AnyValue kv = AnyValue::KvList({0, 1});
   EXPECT_EQ(ValueToString(b, s), "a\"b");
   EXPECT_EQ(ValueToString(b, i), "-42");
   EXPECT_EQ(ValueToString(b, d), "1.5");

@@ -30,11 +30,19 @@ void Ingester::Submit(model::SpanBatch batch, std::string_view raw_otlp,
     encode::EncodeOtlpProto(batch, &record);
   }
   auto shared = std::make_shared<const model::SpanBatch>(std::move(batch));
-  wal_->Append(std::move(record),
-               [head = head_, shared, done = std::move(done)](absl::Status status) {
-                 if (status.ok()) head->Append(shared);
-                 done(std::move(status));
-               });
+  auto finish = [head = head_, shared, done = std::move(done)](absl::Status status) {
+    if (status.ok()) head->Append(shared);
+    done(std::move(status));
+  };
+  if (!run_after_log_) {
+    wal_->Append(std::move(record), std::move(finish));
+    return;
+  }
+  wal_->Append(std::move(record), [this, finish = std::move(finish)](absl::Status status) mutable {
+    run_after_log_([finish = std::move(finish), status = std::move(status)]() mutable {
+      finish(std::move(status));
+    });
+  });
 }
 
 }  // namespace ariadne::receive

@@ -4,8 +4,10 @@
 // as its sync policy promises, makes it visible in the head and answers the
 // client. A batch whose spans were all rejected skips the log.
 //
-// Threading: Submit may be called from any thread; `done` runs on the log's
-// writer thread (or inline for an empty batch) and must not block.
+// Threading: Submit may be called from any thread. The head append and
+// `done` run through `run_after_log` (the server passes a post onto its I/O
+// threads, so the log's writer thread does nothing but write and sync), or
+// inline for an empty batch; `done` must not block.
 #pragma once
 
 #include <array>
@@ -35,7 +37,11 @@ struct IngestCounters {
 
 class Ingester {
  public:
-  Ingester(wal::Wal* wal, store::Head* head) : wal_(wal), head_(head) {}
+  using Executor = std::function<void(std::function<void()>)>;
+  // `run_after_log` runs the work that follows a log append; if empty, it
+  // runs on the log's writer thread.
+  Ingester(wal::Wal* wal, store::Head* head, Executor run_after_log = {})
+      : wal_(wal), head_(head), run_after_log_(std::move(run_after_log)) {}
 
   // `raw_otlp`, if not empty, is the protobuf encoding of exactly this batch
   // (the request body when nothing was rejected) and becomes the log record
@@ -49,6 +55,7 @@ class Ingester {
  private:
   wal::Wal* const wal_;
   store::Head* const head_;
+  const Executor run_after_log_;
   std::array<IngestCounters, static_cast<size_t>(Protocol::kCount)> counters_;
 };
 

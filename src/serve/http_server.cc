@@ -145,8 +145,14 @@ struct Shared {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
+  static constexpr size_t kReadBufferBytes = 64 * 1024;
+
   Session(tcp::socket&& socket, std::shared_ptr<Shared> shared)
-      : stream_(std::move(socket)), shared_(std::move(shared)) {}
+      : stream_(std::move(socket)), shared_(std::move(shared)) {
+    // Beast reads into the free space of this buffer; a small one means a
+    // system call (and a timer reset) per few hundred bytes of body.
+    buffer_.reserve(kReadBufferBytes);
+  }
 
   ~Session() {
     ReleaseReservation();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/strings.h"
 #include "model/value_format.h"
 
 namespace ariadne::store {
@@ -41,6 +42,19 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   }
   return true;
 }
+
+// (service, operation, kind): an entry of the operations index.
+struct OpKey {
+  std::string_view service, name;
+  SpanKind kind;
+  bool operator==(const OpKey&) const = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const OpKey& k) {
+    // absl's own string_view: Debian's absl hashes std::string_view through
+    // std::hash, which is several times slower.
+    return H::combine(std::move(h), AbslView(k.service), AbslView(k.name), k.kind);
+  }
+};
 
 // (trace id, span id): a span's identity within the head.
 struct SpanKey {
@@ -103,21 +117,32 @@ void Head::Append(std::shared_ptr<const SpanBatch> batch) {
   if (batch->empty()) return;
   BatchMeta meta;
   meta.min_start = std::numeric_limits<uint64_t>::max();
-  absl::flat_hash_set<std::string_view> services;
+  absl::flat_hash_set<absl::string_view> services;
   for (uint32_t row = 0; row < batch->size(); ++row) {
     meta.min_start = std::min(meta.min_start, batch->start_unix_nano[row]);
     meta.max_start = std::max(meta.max_start, batch->start_unix_nano[row]);
-    services.insert(ServiceOf(*batch, row));
+    services.insert(AbslView(ServiceOf(*batch, row)));
   }
-  meta.services.assign(services.begin(), services.end());
+  for (absl::string_view service : services) meta.services.emplace_back(service);
+  // Distinct (service, operation, kind) of the batch, found before taking
+  // the lock so the shared map sees each once, not once per span.
+  absl::flat_hash_set<OpKey> ops;
+  for (uint32_t row = 0; row < batch->size(); ++row) {
+    ops.insert({ServiceOf(*batch, row), batch->name[row], batch->kind[row]});
+  }
   const size_t memory = batch->MemoryBytes();
 
   absl::MutexLock lock(&mu_);
   const uint32_t index = static_cast<uint32_t>(batches_.size());
+  traces_.reserve(traces_.size() + batch->size() / 4);
   for (uint32_t row = 0; row < batch->size(); ++row) {
     traces_[batch->trace_id[row]].spans.push_back({index, row});
-    operations_[std::string(ServiceOf(*batch, row))].emplace(std::string(batch->name[row]),
-                                                static_cast<uint8_t>(batch->kind[row]));
+  }
+  for (const OpKey& op : ops) {
+    auto it = operations_.find(std::string(op.service));
+    if (it == operations_.end()) it = operations_.try_emplace(std::string(op.service)).first;
+    std::pair<std::string, uint8_t> key(op.name, static_cast<uint8_t>(op.kind));
+    it->second.insert(std::move(key));
   }
   spans_ += batch->size();
   memory_bytes_ += memory;

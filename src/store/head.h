@@ -20,6 +20,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/synchronization/mutex.h"
 #include "model/span_batch.h"
 
@@ -98,7 +99,7 @@ class Head {
     uint32_t row;
   };
   struct TraceEntry {
-    std::vector<SpanLoc> spans;
+    absl::InlinedVector<SpanLoc, 4> spans;
   };
   struct BatchMeta {
     std::shared_ptr<const model::SpanBatch> batch;

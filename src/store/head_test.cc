@@ -32,7 +32,7 @@ void AddSpan(SpanBatch* b, std::string_view service, uint8_t trace, uint8_t span
     r.service_name = b->Copy(service);
     r.attributes = {static_cast<uint32_t>(b->attributes.size()), 1};
     b->attributes.push_back(
-        {"service.name", {.type = model::ValueType::kString, .bytes = r.service_name}});
+        {"service.name", model::AnyValue::String(r.service_name)});
     b->resources.push_back(r);
     model::Scope s;
     s.resource = resource;
@@ -112,8 +112,8 @@ TEST(HeadTest, SearchByTagsOnSpanResourceStatusAndKind) {
   AddSpan(b.get(), "api", 1, 1, 0, "GET", 1000, 100);
   AddSpan(b.get(), "api", 2, 2, 0, "GET", 2000, 100, SpanKind::kClient);
   b->span_attributes[0] = {static_cast<uint32_t>(b->attributes.size()), 2};
-  b->attributes.push_back({"http.method", {.type = model::ValueType::kString, .bytes = "GET"}});
-  b->attributes.push_back({"http.status_code", {.type = model::ValueType::kInt, .int_value = 500}});
+  b->attributes.push_back({"http.method", model::AnyValue::String("GET")});
+  b->attributes.push_back({"http.status_code", model::AnyValue::Int(500)});
   b->status_code[1] = model::StatusCode::kError;
   head.Append(b);
 

@@ -69,6 +69,13 @@ struct Unsynced {
   Done done;
 };
 
+class WalImpl;
+
+// The Wal whose writer loop runs on this thread, if any: how Sync and Close
+// recognize a call from a completion callback. (Not a stored std::thread::id:
+// once the writer is joined, a new thread may be given the same id.)
+thread_local const WalImpl* current_writer = nullptr;
+
 class WalImpl final : public Wal {
  public:
   WalImpl(std::string dir, const Options& options, Env* env, std::unique_ptr<File> lock)
@@ -119,9 +126,7 @@ class WalImpl final : public Wal {
     return state_ != State::kReplaying;
   }
   bool IsClosed() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return state_ == State::kClosed; }
-  bool OnWriterThread() const {
-    return writer_id_.load(std::memory_order_acquire) == std::this_thread::get_id();
-  }
+  bool OnWriterThread() const { return current_writer == this; }
 
   const std::string dir_;
   const Options options_;
@@ -152,8 +157,7 @@ class WalImpl final : public Wal {
   absl::Status final_status_;  // result of the writer's last flush, for Close
 
   std::thread writer_;
-  std::atomic<std::thread::id> writer_id_{};  // to refuse Sync/Close from callbacks
-  std::unique_ptr<File> lock_;                // holds the directory's LOCK until Close
+  std::unique_ptr<File> lock_;  // holds the directory's LOCK until Close
 
   std::atomic<uint64_t> appended_records_{0};
   std::atomic<uint64_t> appended_bytes_{0};
@@ -188,8 +192,11 @@ absl::Status WalImpl::Replay(absl::FunctionRef<void(uint64_t seq, std::string_vi
     return s;
   }
   state_ = State::kRunning;
-  writer_ = std::thread([this] { WriterLoop(); });
-  writer_id_.store(writer_.get_id(), std::memory_order_release);
+  writer_ = std::thread([this] {
+    current_writer = this;
+    WriterLoop();
+    current_writer = nullptr;
+  });
   return absl::OkStatus();
 }
 

@@ -840,6 +840,48 @@ TEST(WalTest, ConcurrentClosesAgree) {
   EXPECT_EQ(ReplayAll(dir.path()).records.size(), 100u);
 }
 
+// Once the writer is joined, a new thread may be given its std::thread::id
+// (glibc reuses the descriptor): such a thread is no completion callback, and
+// Close and Sync must answer it like any other.
+TEST(WalTest, ThreadsStartedAfterCloseAreNotTheWriter) {
+  TempDir dir;
+  std::unique_ptr<Wal> wal;
+  OpenAndReplay(dir.path(), Opts(SyncPolicy::kAlways), &wal);
+  ASSERT_TRUE(AppendWait(*wal, "one").ok());
+  ASSERT_TRUE(wal->Close().ok());
+  for (int i = 0; i < 4; ++i) {
+    absl::Status closed;
+    absl::Status synced;
+    std::thread([&] {
+      closed = wal->Close();
+      synced = wal->Sync();
+    }).join();
+    EXPECT_TRUE(closed.ok()) << closed;
+    EXPECT_TRUE(synced.ok()) << synced;
+  }
+}
+
+TEST(WalTest, SyncAndCloseFromACompletionCallbackAreRefused) {
+  TempDir dir;
+  std::unique_ptr<Wal> wal;
+  OpenAndReplay(dir.path(), Opts(SyncPolicy::kAlways), &wal);
+  absl::Status synced;
+  absl::Status closed;
+  absl::Status appended = AppendWait(*wal, "one");
+  absl::Notification n;
+  wal->Append("two", [&](absl::Status) {
+    synced = wal->Sync();
+    closed = wal->Close();
+    n.Notify();
+  });
+  n.WaitForNotification();
+  ASSERT_TRUE(appended.ok());
+  EXPECT_EQ(synced.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(closed.code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(wal->Close().ok());
+  EXPECT_EQ(ReplayAll(dir.path()).records.size(), 2u);
+}
+
 TEST(WalTest, AppendBeforeReplayAndReplayTwiceAreRefused) {
   TempDir dir;
   absl::StatusOr<std::unique_ptr<Wal>> wal = Wal::Open(dir.path(), Opts());
