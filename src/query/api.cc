@@ -117,6 +117,20 @@ absl::StatusOr<std::optional<model::SpanKind>> ParseKind(std::string_view s) {
       "\" (use server, client, producer, consumer, internal or SPAN_KIND_*)"));
 }
 
+// [{"name": ..., "spanKind": "server"}, ...]: the shape of both Jaeger APIs.
+void WriteOperations(const std::vector<store::Operation>& ops, JsonWriter& w) {
+  w.StartArray();
+  for (const auto& op : ops) {
+    w.StartObject();
+    w.Key("name");
+    Str(w, op.name);
+    w.Key("spanKind");
+    Str(w, KindParam(op.kind));
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
 // The first non-empty parameter among `names` (to accept both camelCase and
 // snake_case spellings).
 std::string_view AnyParam(const HttpRequest& r, std::initializer_list<std::string_view> names) {
@@ -215,18 +229,7 @@ HttpResponse QueryApi::Operations(std::string_view service, std::string_view kin
       w.EndArray();
     });
   }
-  return JaegerEnvelope(ops.size(), [&](JsonWriter& w) {
-    w.StartArray();
-    for (const auto& op : ops) {
-      w.StartObject();
-      w.Key("name");
-      Str(w, op.name);
-      w.Key("spanKind");
-      Str(w, KindParam(op.kind));
-      w.EndObject();
-    }
-    w.EndArray();
-  });
+  return JaegerEnvelope(ops.size(), [&](JsonWriter& w) { WriteOperations(ops, w); });
 }
 
 namespace {
@@ -386,16 +389,7 @@ HttpResponse QueryApi::V3Operations(const HttpRequest& r) const {
   JsonWriter w(sb);
   w.StartObject();
   w.Key("operations");
-  w.StartArray();
-  for (const auto& op : ops) {
-    w.StartObject();
-    w.Key("name");
-    Str(w, op.name);
-    w.Key("spanKind");
-    Str(w, KindParam(op.kind));
-    w.EndObject();
-  }
-  w.EndArray();
+  WriteOperations(ops, w);
   w.EndObject();
   return Json(200, sb.GetString());
 }
