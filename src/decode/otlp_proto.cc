@@ -221,23 +221,62 @@ int64_t CountSpansOfResource(std::string_view resource_spans) {
   return n;
 }
 
-// Number of spans in a request, or as many as were counted before a
-// malformed part (the real walk reports that).
-size_t CountSpansForReserve(std::string_view request) {
-  size_t n = 0;
+// What a request holds, counted in a quick pass over its top-level fields so
+// the batch's columns and attribute table are sized once: regrowing them
+// copies, and their slack stays allocated for as long as the head keeps the
+// batch. Counts what was seen before a malformed part (the real walk reports
+// that).
+struct ReserveCounts {
+  size_t spans = 0;
+  size_t attributes = 0;  // of spans and resources; events, links and nested lists add more
+};
+
+void CountSpanAttributes(std::string_view span, ReserveCounts* counts) {
+  pbf_reader r(span.data(), span.size());
+  while (r.next()) {
+    if (r.tag() == span_field::kAttributes) ++counts->attributes;
+    r.skip();
+  }
+}
+
+void CountForReserve(std::string_view request, ReserveCounts* counts) {
   try {
-    pbf_reader r(request.data(), request.size());
-    while (r.next()) {
-      if (r.tag() == request_field::kResourceSpans) {
-        n += static_cast<size_t>(CountSpansOfResource(View(r)));
-      } else {
-        r.skip();
+    pbf_reader req(request.data(), request.size());
+    while (req.next()) {
+      if (req.tag() != request_field::kResourceSpans) {
+        req.skip();
+        continue;
+      }
+      const std::string_view resource_spans = View(req);
+      pbf_reader rs(resource_spans.data(), resource_spans.size());
+      while (rs.next()) {
+        if (rs.tag() == resource_spans_field::kResource) {
+          const std::string_view resource = View(rs);
+          pbf_reader res(resource.data(), resource.size());
+          while (res.next()) {
+            if (res.tag() == resource_field::kAttributes) ++counts->attributes;
+            res.skip();
+          }
+        } else if (rs.tag() == resource_spans_field::kScopeSpans ||
+                   rs.tag() == resource_spans_field::kInstrumentationLibrarySpans) {
+          const std::string_view scope_spans = View(rs);
+          pbf_reader ss(scope_spans.data(), scope_spans.size());
+          while (ss.next()) {
+            if (ss.tag() == scope_spans_field::kSpans) {
+              ++counts->spans;
+              CountSpanAttributes(View(ss), counts);
+            } else {
+              ss.skip();
+            }
+          }
+        } else {
+          rs.skip();
+        }
       }
     }
   } catch (const std::exception&) {
     // Malformed: the decoder proper finds and reports it.
   }
-  return n;
 }
 
 class ProtoDecoder {
@@ -896,16 +935,24 @@ absl::StatusOr<model::SpanBatch> DecodeOtlpProto(std::string body, const Limits&
 
   SpanBatch batch;
   const std::string_view request = batch.Adopt(std::move(body));
-  // A valid span has at least a trace id and a span id: 30 bytes.
-  const size_t spans = std::min(CountSpansForReserve(request), request.size() / 30);
+  ReserveCounts counts;
+  CountForReserve(request, &counts);
+  // A valid span has at least a trace id and a span id: 30 bytes; an
+  // attribute at least a key and a value: 4.
+  const size_t spans = std::min(counts.spans, request.size() / 30);
   internal::ReserveSpans(spans, request.size(), 30, &batch);
-  // Most spans carry a handful of attributes; the vector grows past this.
-  batch.attributes.reserve(std::min(spans * 8, request.size() / 24));
+  const size_t attributes = counts.attributes + counts.attributes / 32 + 8;
+  batch.attributes.reserve(std::min(attributes, request.size() / 4));
 
   ProtoDecoder decoder(limits, &batch, stats);
   std::string problem;
   try {
     decoder.Run(request);
+    // The head keeps the batch: give back slack that nested lists or many
+    // event attributes made the table grow into.
+    if (batch.attributes.capacity() > batch.attributes.size() + batch.attributes.size() / 4 + 64) {
+      batch.attributes.shrink_to_fit();
+    }
     return batch;
   } catch (const WireTypeError& e) {
     problem = internal::Cat("field ", e.field, " has wire type ", WireTypeName(e.got),

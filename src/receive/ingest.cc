@@ -23,26 +23,27 @@ void Ingester::Submit(model::SpanBatch batch, std::string_view raw_otlp,
     done(absl::OkStatus());
     return;
   }
-  std::string record;
-  if (!raw_otlp.empty()) {
-    record.assign(raw_otlp);
-  } else {
-    encode::EncodeOtlpProto(batch, &record);
-  }
   auto shared = std::make_shared<const model::SpanBatch>(std::move(batch));
   auto finish = [head = head_, shared, done = std::move(done)](absl::Status status) {
     if (status.ok()) head->Append(shared);
     done(std::move(status));
   };
-  if (!run_after_log_) {
-    wal_->Append(std::move(record), std::move(finish));
-    return;
+  std::function<void(absl::Status)> logged = std::move(finish);
+  if (run_after_log_) {
+    logged = [this, finish = std::move(logged)](absl::Status status) mutable {
+      run_after_log_([finish = std::move(finish), status = std::move(status)]() mutable {
+        finish(std::move(status));
+      });
+    };
   }
-  wal_->Append(std::move(record), [this, finish = std::move(finish)](absl::Status status) mutable {
-    run_after_log_([finish = std::move(finish), status = std::move(status)]() mutable {
-      finish(std::move(status));
-    });
-  });
+  if (!raw_otlp.empty()) {
+    // The record is the request body the batch already holds: no copy.
+    wal_->AppendShared(raw_otlp, shared, std::move(logged));
+  } else {
+    std::string record;
+    encode::EncodeOtlpProto(*shared, &record);
+    wal_->Append(std::move(record), std::move(logged));
+  }
 }
 
 }  // namespace ariadne::receive

@@ -44,8 +44,9 @@ class Ingester {
       : wal_(wal), head_(head), run_after_log_(std::move(run_after_log)) {}
 
   // `raw_otlp`, if not empty, is the protobuf encoding of exactly this batch
-  // (the request body when nothing was rejected) and becomes the log record
-  // as-is; otherwise the batch is encoded.
+  // and lives in memory the batch owns (its adopted request body, when no
+  // span was rejected): it becomes the log record as-is, without a copy.
+  // Otherwise the batch is encoded.
   void Submit(model::SpanBatch batch, std::string_view raw_otlp,
               std::function<void(absl::Status)> done);
 

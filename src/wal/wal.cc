@@ -61,6 +61,15 @@ struct Request {
   std::string payload;
   Done done;
   bool barrier = false;  // a Sync: fsync everything before it, then call done
+  // AppendShared: the payload is `shared`, kept alive by `owner`.
+  std::shared_ptr<const void> owner;
+  std::string_view shared;
+
+  std::string_view data() const { return owner ? shared : std::string_view(payload); }
+  void Release() {
+    std::string().swap(payload);
+    owner.reset();
+  }
 };
 
 // A record written to a segment, waiting for the fsync that covers it.
@@ -88,6 +97,8 @@ class WalImpl final : public Wal {
   absl::Status Replay(absl::FunctionRef<void(uint64_t seq, std::string_view payload)> fn,
                       ReplayStats* stats) override;
   void Append(std::string payload, Done done) override;
+  void AppendShared(std::string_view payload, std::shared_ptr<const void> owner,
+                    Done done) override;
   absl::Status Sync() override;
   absl::Status Close() override;
   Stats stats() const override;
@@ -98,6 +109,9 @@ class WalImpl final : public Wal {
   [[nodiscard]] absl::Status RecoverSegments(
       absl::FunctionRef<void(uint64_t seq, std::string_view payload)> fn, ReplayStats* stats);
   [[nodiscard]] absl::Status SegmentHeaderWrite(File& file, uint64_t first_seq);
+
+  // Queues a record for the writer (or refuses it at once).
+  void Enqueue(Request request);
 
   // --- writer thread ---
   void WriterLoop();
@@ -289,25 +303,41 @@ absl::Status WalImpl::RecoverSegments(
 }
 
 void WalImpl::Append(std::string payload, Done done) {
-  if (payload.size() > format::kMaxRecordBytes) {
-    done(absl::InvalidArgumentError(absl::StrCat("WAL record of ", payload.size(),
-                                                 " bytes exceeds the maximum of ",
-                                                 format::kMaxRecordBytes)));
+  Request request;
+  request.payload = std::move(payload);
+  request.done = std::move(done);
+  Enqueue(std::move(request));
+}
+
+void WalImpl::AppendShared(std::string_view payload, std::shared_ptr<const void> owner,
+                           Done done) {
+  Request request;
+  request.shared = payload;
+  request.owner = std::move(owner);
+  if (request.owner == nullptr) request.payload.assign(payload);  // nothing keeps it alive
+  request.done = std::move(done);
+  Enqueue(std::move(request));
+}
+
+void WalImpl::Enqueue(Request request) {
+  const uint64_t n = request.data().size();
+  if (n > format::kMaxRecordBytes) {
+    request.done(absl::InvalidArgumentError(absl::StrCat(
+        "WAL record of ", n, " bytes exceeds the maximum of ", format::kMaxRecordBytes)));
     return;
   }
   {
     absl::MutexLock l(&mu_);
     if (state_ == State::kRunning) {
-      const uint64_t n = payload.size();
       appended_records_.fetch_add(1, std::memory_order_relaxed);
       appended_bytes_.fetch_add(n, std::memory_order_relaxed);
       queued_bytes_.fetch_add(n, std::memory_order_relaxed);
       queue_payload_bytes_ += n;
-      queue_.push_back(Request{std::move(payload), std::move(done), false});
+      queue_.push_back(std::move(request));
       return;  // unlocking wakes the writer if it waits for this
     }
   }
-  done(absl::FailedPreconditionError("Wal::Append called before Replay or after Close"));
+  request.done(absl::FailedPreconditionError("Wal::Append called before Replay or after Close"));
 }
 
 absl::Status WalImpl::Sync() {
@@ -470,7 +500,7 @@ absl::Status WalImpl::WriteBatch(std::vector<Request>& batch, std::vector<Reques
     if (file_ == nullptr || roll_next_ || file_size_ >= options_.segment_bytes) {
       if (absl::Status s = Roll(); !s.ok()) {
         for (size_t k = i; k < records.size(); ++k) {
-          Finish(records[k]->payload.size(), records[k]->done, s);
+          Finish(records[k]->data().size(), records[k]->done, s);
         }
         return s;
       }
@@ -481,16 +511,16 @@ absl::Status WalImpl::WriteBatch(std::vector<Request>& batch, std::vector<Reques
     size_t j = i;
     uint64_t run_bytes = 0;
     while (j < records.size() && (j == i || file_size_ + run_bytes < options_.segment_bytes)) {
-      run_bytes += format::kRecordHeaderSize + records[j]->payload.size();
+      run_bytes += format::kRecordHeaderSize + records[j]->data().size();
       ++j;
     }
     headers.resize((j - i) * format::kRecordHeaderSize);
     pieces.clear();
     for (size_t k = i; k < j; ++k) {
       char* h = headers.data() + (k - i) * format::kRecordHeaderSize;
-      format::EncodeRecordHeader(next_seq_ + (k - i), records[k]->payload, h);
+      format::EncodeRecordHeader(next_seq_ + (k - i), records[k]->data(), h);
       pieces.emplace_back(h, format::kRecordHeaderSize);
-      pieces.emplace_back(records[k]->payload);
+      pieces.emplace_back(records[k]->data());
     }
 
     if (absl::Status s = file_->WriteAt(file_size_, pieces); !s.ok()) {
@@ -503,7 +533,7 @@ absl::Status WalImpl::WriteBatch(std::vector<Request>& batch, std::vector<Reques
         next_seq_ += j - i;
       }
       for (size_t k = i; k < records.size(); ++k) {
-        Finish(records[k]->payload.size(), records[k]->done, s);
+        Finish(records[k]->data().size(), records[k]->done, s);
       }
       return s;
     }
@@ -512,8 +542,8 @@ absl::Status WalImpl::WriteBatch(std::vector<Request>& batch, std::vector<Reques
     dirty_ = true;
     written_bytes_.fetch_add(run_bytes, std::memory_order_relaxed);
     for (size_t k = i; k < j; ++k) {
-      const uint64_t n = records[k]->payload.size();
-      std::string().swap(records[k]->payload);  // written: free it before the fsync
+      const uint64_t n = records[k]->data().size();
+      records[k]->Release();  // written: free it before the fsync
       unsynced_.push_back(Unsynced{n, std::move(records[k]->done)});
     }
     i = j;

@@ -111,6 +111,11 @@ class Wal {
   // before Replay or after Close, InvalidArgument above MaxRecordBytes().
   virtual void Append(std::string payload, std::function<void(absl::Status)> done) = 0;
 
+  // As Append, for a payload in memory that `owner` keeps alive: nothing is
+  // copied, and `owner` is released once the record is written.
+  virtual void AppendShared(std::string_view payload, std::shared_ptr<const void> owner,
+                            std::function<void(absl::Status)> done) = 0;
+
   // Writes and fsyncs everything queued so far (whatever the policy);
   // returns when done. Fails if that fsync failed, or if any append was
   // answered with an error since the previous Sync (like fsync, each failure

@@ -1029,3 +1029,43 @@ TEST(WalTest, SyncReportsFailuresSinceThePreviousSync) {
 
 }  // namespace
 }  // namespace ariadne::wal
+
+namespace ariadne::wal {
+namespace {
+
+TEST(WalSharedAppendTest, SharedPayloadIsWrittenAndReleased) {
+  char tmpl[] = "/tmp/ariadne-wal-shared-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  {
+    auto wal = Wal::Open(dir, Options{});
+    ASSERT_TRUE(wal.ok());
+    ASSERT_TRUE((*wal)->Replay([](uint64_t, std::string_view) {}, nullptr).ok());
+    auto owner = std::make_shared<std::string>("a payload that the caller keeps alive");
+    std::weak_ptr<std::string> watch = owner;
+    absl::Notification done;
+    (*wal)->AppendShared(*owner, owner, [&](absl::Status s) {
+      EXPECT_TRUE(s.ok()) << s;
+      done.Notify();
+    });
+    owner.reset();  // the log holds the only reference now
+    done.WaitForNotification();
+    EXPECT_TRUE(watch.expired());  // released once written
+    (*wal)->AppendShared("no owner: copied", nullptr, [](absl::Status s) { EXPECT_TRUE(s.ok()); });
+    ASSERT_TRUE((*wal)->Close().ok());
+  }
+  auto wal = Wal::Open(dir, Options{});
+  ASSERT_TRUE(wal.ok());
+  std::vector<std::string> records;
+  ASSERT_TRUE((*wal)
+                  ->Replay([&](uint64_t, std::string_view p) { records.emplace_back(p); }, nullptr)
+                  .ok());
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0], "a payload that the caller keeps alive");
+  EXPECT_EQ(records[1], "no owner: copied");
+  ASSERT_TRUE((*wal)->Close().ok());
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace ariadne::wal
