@@ -80,6 +80,8 @@ absl::Status LoadYamlConfig(const std::string& path, ServerConfig* c) {
           s = Read(l.second, full, &c->max_request_bytes);
         } else if (k == "max_inflight_bytes") {
           s = Read(l.second, full, &c->max_inflight_bytes);
+        } else if (k == "max_head_bytes") {
+          s = Read(l.second, full, &c->max_head_bytes);
         } else if (k == "max_connections") {
           s = Read(l.second, full, &c->max_connections);
         } else if (k == "max_attributes_per_span") {

@@ -28,6 +28,9 @@ struct ServerConfig {
 
   uint64_t max_request_bytes = 16ull << 20;
   uint64_t max_inflight_bytes = 256ull << 20;
+  // Ingest is refused (retryable) while the head holds more; 0 = half of the
+  // machine's memory.
+  uint64_t max_head_bytes = 0;
   uint32_t max_connections = 1024;
   decode::Limits limits;
 

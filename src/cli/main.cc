@@ -71,6 +71,10 @@ void AddServeOptions(CLI::App* serve, ServerConfig* c) {
                     "Admission budget: request bytes being processed at once")
       ->envname("ARIADNE_MAX_INFLIGHT_BYTES")
       ->capture_default_str();
+  serve->add_option("--max-head-bytes", c->max_head_bytes,
+                    "Refuse ingest (retryable) while the in-memory head holds more; 0 = half of RAM")
+      ->envname("ARIADNE_MAX_HEAD_BYTES")
+      ->capture_default_str();
   serve->add_option("--max-connections", c->max_connections, "Open connections per listener")
       ->envname("ARIADNE_MAX_CONNECTIONS")
       ->capture_default_str();

@@ -86,7 +86,8 @@ absl::Status Replay(wal::Wal* log, store::Head* head) {
 }
 
 std::string MetricsText(const receive::Ingester& ingester, const wal::Wal& log,
-                        const store::Head& head, const Admission& admission) {
+                        const store::Head& head, uint64_t max_head_bytes,
+                        const Admission& admission) {
   std::string out;
   auto family = [&out](std::string_view name, std::string_view type, std::string_view help) {
     out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ");
@@ -132,12 +133,21 @@ std::string MetricsText(const receive::Ingester& ingester, const wal::Wal& log,
   absl::StrAppend(&out, "ariadne_head_traces ", hs.traces, "\n");
   family("ariadne_head_memory_bytes", "gauge", "Approximate bytes of memory the head holds.");
   absl::StrAppend(&out, "ariadne_head_memory_bytes ", hs.memory_bytes, "\n");
+  family("ariadne_head_memory_limit_bytes", "gauge",
+         "Head size at which ingest is refused (limits.max_head_bytes).");
+  absl::StrAppend(&out, "ariadne_head_memory_limit_bytes ", max_head_bytes, "\n");
   family("ariadne_admission_inflight_bytes", "gauge",
          "Bytes of requests admitted and not yet answered.");
   absl::StrAppend(&out, "ariadne_admission_inflight_bytes ", admission.used(), "\n");
   family("ariadne_admission_limit_bytes", "gauge", "Admission budget (limits.max_inflight_bytes).");
   absl::StrAppend(&out, "ariadne_admission_limit_bytes ", admission.limit(), "\n");
   return out;
+}
+
+uint64_t PhysicalMemoryBytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page_size = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page_size > 0 ? static_cast<uint64_t>(pages) * page_size : 8ull << 30;
 }
 
 // Blocks until SIGTERM or SIGINT.
@@ -185,15 +195,18 @@ int RunServe(const ServerConfig& config) {
   auto work = boost::asio::make_work_guard(io);
   // After the log has a batch, the head append and the answer run on the I/O
   // threads, leaving the log's writer thread to write and sync.
-  receive::Ingester ingester(log->get(), &head,
-                             [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); });
+  const uint64_t max_head_bytes =
+      config.max_head_bytes != 0 ? config.max_head_bytes : PhysicalMemoryBytes() / 2;
+  receive::Ingester ingester(
+      log->get(), &head,
+      [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); }, max_head_bytes);
   receive::ReceiverOptions receiver_options;
   receiver_options.limits = config.limits;
   receiver_options.max_request_bytes = config.max_request_bytes;
 
   query::ApiOptions api_options;
   api_options.now_nanos = NowNanos;
-  api_options.metrics_text = [&] { return MetricsText(ingester, **log, head, admission); };
+  api_options.metrics_text = [&] { return MetricsText(ingester, **log, head, max_head_bytes, admission); };
   query::QueryApi query_api(&head, api_options);
   receive::OtlpHttpHandler otlp_http(&ingester, receiver_options);
   receive::ZipkinHandler zipkin(&ingester, receiver_options);

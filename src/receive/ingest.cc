@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "encode/encode.h"
 
 namespace ariadne::receive {
@@ -21,6 +22,12 @@ void Ingester::Submit(model::SpanBatch batch, std::string_view raw_otlp,
                       std::function<void(absl::Status)> done) {
   if (batch.empty()) {
     done(absl::OkStatus());
+    return;
+  }
+  if (max_head_bytes_ != 0 && head_->memory_bytes() >= max_head_bytes_) {
+    done(absl::UnavailableError(absl::StrCat(
+        "the in-memory head holds ", head_->memory_bytes(), " bytes, at its limit of ",
+        max_head_bytes_, " (limits.max_head_bytes)")));
     return;
   }
   auto shared = std::make_shared<const model::SpanBatch>(std::move(batch));

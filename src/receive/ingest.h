@@ -40,8 +40,15 @@ class Ingester {
   using Executor = std::function<void(std::function<void()>)>;
   // `run_after_log` runs the work that follows a log append; if empty, it
   // runs on the log's writer thread.
-  Ingester(wal::Wal* wal, store::Head* head, Executor run_after_log = {})
-      : wal_(wal), head_(head), run_after_log_(std::move(run_after_log)) {}
+  // A batch is refused with Unavailable while the head holds more than
+  // `max_head_bytes` (0: no limit): until the block store takes old spans
+  // out of memory, that is what keeps memory bounded when the flood goes on.
+  Ingester(wal::Wal* wal, store::Head* head, Executor run_after_log = {},
+           uint64_t max_head_bytes = 0)
+      : wal_(wal),
+        head_(head),
+        run_after_log_(std::move(run_after_log)),
+        max_head_bytes_(max_head_bytes) {}
 
   // `raw_otlp`, if not empty, is the protobuf encoding of exactly this batch
   // and lives in memory the batch owns (its adopted request body, when no
@@ -57,6 +64,7 @@ class Ingester {
   wal::Wal* const wal_;
   store::Head* const head_;
   const Executor run_after_log_;
+  const uint64_t max_head_bytes_;
   std::array<IngestCounters, static_cast<size_t>(Protocol::kCount)> counters_;
 };
 

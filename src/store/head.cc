@@ -145,7 +145,7 @@ void Head::Append(std::shared_ptr<const SpanBatch> batch) {
     it->second.insert(std::move(key));
   }
   spans_ += batch->size();
-  memory_bytes_ += memory;
+  memory_bytes_.fetch_add(memory, std::memory_order_relaxed);
   meta.batch = std::move(batch);
   batches_.push_back(std::move(meta));
 }
@@ -288,7 +288,7 @@ std::vector<Dependency> Head::Dependencies(uint64_t start_nano, uint64_t end_nan
 
 HeadStats Head::stats() const {
   absl::ReaderMutexLock lock(&mu_);
-  return {batches_.size(), spans_, traces_.size(), memory_bytes_};
+  return {batches_.size(), spans_, traces_.size(), memory_bytes()};
 }
 
 }  // namespace ariadne::store

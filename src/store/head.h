@@ -9,6 +9,7 @@
 // methods are thread-safe (one reader/writer lock; Append holds it briefly).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -92,6 +93,8 @@ class Head {
   std::vector<Dependency> Dependencies(uint64_t start_nano, uint64_t end_nano) const;
 
   HeadStats stats() const;
+  // Approximate bytes held, without taking the lock (for admission).
+  uint64_t memory_bytes() const { return memory_bytes_.load(std::memory_order_relaxed); }
 
  private:
   struct SpanLoc {
@@ -116,7 +119,7 @@ class Head {
   absl::flat_hash_map<model::TraceId, TraceEntry> traces_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, OperationSet> operations_ ABSL_GUARDED_BY(mu_);
   uint64_t spans_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t memory_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<uint64_t> memory_bytes_{0};  // written under mu_, read without it
 };
 
 // The displayed service name of a span ("unknown_service" if unset).
