@@ -37,6 +37,7 @@
 #include "decode/decode.h"
 #include "decode/decode_internal.h"
 #include "decode/utf8.h"
+#include "model/otlp_fields.h"
 
 namespace ariadne::decode {
 namespace {
@@ -48,82 +49,19 @@ using model::ValueType;
 using protozero::pbf_reader;
 using protozero::pbf_wire_type;
 
-// Field numbers, from proto/opentelemetry/proto/**/*.proto.
-namespace request_field {
-constexpr uint32_t kResourceSpans = 1;
-}
-namespace resource_spans_field {
-constexpr uint32_t kResource = 1;
-constexpr uint32_t kScopeSpans = 2;
-constexpr uint32_t kSchemaUrl = 3;
-constexpr uint32_t kInstrumentationLibrarySpans = 1000;
-}  // namespace resource_spans_field
-namespace resource_field {
-constexpr uint32_t kAttributes = 1;
-constexpr uint32_t kDroppedAttributesCount = 2;
-}  // namespace resource_field
-namespace scope_spans_field {
-constexpr uint32_t kScope = 1;
-constexpr uint32_t kSpans = 2;
-constexpr uint32_t kSchemaUrl = 3;
-}  // namespace scope_spans_field
-namespace scope_field {
-constexpr uint32_t kName = 1;
-constexpr uint32_t kVersion = 2;
-constexpr uint32_t kAttributes = 3;
-constexpr uint32_t kDroppedAttributesCount = 4;
-}  // namespace scope_field
-namespace span_field {
-constexpr uint32_t kTraceId = 1;
-constexpr uint32_t kSpanId = 2;
-constexpr uint32_t kTraceState = 3;
-constexpr uint32_t kParentSpanId = 4;
-constexpr uint32_t kName = 5;
-constexpr uint32_t kKind = 6;
-constexpr uint32_t kStartTimeUnixNano = 7;
-constexpr uint32_t kEndTimeUnixNano = 8;
-constexpr uint32_t kAttributes = 9;
-constexpr uint32_t kDroppedAttributesCount = 10;
-constexpr uint32_t kEvents = 11;
-constexpr uint32_t kDroppedEventsCount = 12;
-constexpr uint32_t kLinks = 13;
-constexpr uint32_t kDroppedLinksCount = 14;
-constexpr uint32_t kStatus = 15;
-constexpr uint32_t kFlags = 16;
-}  // namespace span_field
-namespace event_field {
-constexpr uint32_t kTimeUnixNano = 1;
-constexpr uint32_t kName = 2;
-constexpr uint32_t kAttributes = 3;
-constexpr uint32_t kDroppedAttributesCount = 4;
-}  // namespace event_field
-namespace link_field {
-constexpr uint32_t kTraceId = 1;
-constexpr uint32_t kSpanId = 2;
-constexpr uint32_t kTraceState = 3;
-constexpr uint32_t kAttributes = 4;
-constexpr uint32_t kDroppedAttributesCount = 5;
-constexpr uint32_t kFlags = 6;
-}  // namespace link_field
-namespace status_field {
-constexpr uint32_t kMessage = 2;
-constexpr uint32_t kCode = 3;
-}  // namespace status_field
-namespace key_value_field {
-constexpr uint32_t kKey = 1;
-constexpr uint32_t kValue = 2;
-}  // namespace key_value_field
-namespace any_value_field {
-constexpr uint32_t kString = 1;
-constexpr uint32_t kBool = 2;
-constexpr uint32_t kInt = 3;
-constexpr uint32_t kDouble = 4;
-constexpr uint32_t kArray = 5;
-constexpr uint32_t kKvList = 6;
-constexpr uint32_t kBytes = 7;
-}  // namespace any_value_field
-// ArrayValue.values and KeyValueList.values.
-constexpr uint32_t kListValues = 1;
+// Field numbers: model/otlp_fields.h.
+namespace request_field = model::otlp_field::request;
+namespace resource_spans_field = model::otlp_field::resource_spans;
+namespace resource_field = model::otlp_field::resource;
+namespace scope_spans_field = model::otlp_field::scope_spans;
+namespace scope_field = model::otlp_field::scope;
+namespace span_field = model::otlp_field::span;
+namespace event_field = model::otlp_field::event;
+namespace link_field = model::otlp_field::link;
+namespace status_field = model::otlp_field::status;
+namespace key_value_field = model::otlp_field::key_value;
+namespace any_value_field = model::otlp_field::any_value;
+using model::otlp_field::kListValues;
 
 // A known field arrived with a wire type its declared type cannot have.
 struct WireTypeError : std::exception {

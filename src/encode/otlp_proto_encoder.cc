@@ -19,6 +19,7 @@
 
 #include "encode/encode.h"
 #include "encode/span_groups.h"
+#include "model/otlp_fields.h"
 #include "protozero/basic_pbf_writer.hpp"
 #include "protozero/buffer_fixed.hpp"
 
@@ -39,81 +40,19 @@ using protozero::pbf_tag_type;
 // no std::string capacity checks per byte.
 using pbf_writer = protozero::basic_pbf_writer<protozero::fixed_size_buffer_adaptor>;
 
-// Field numbers, from proto/opentelemetry/proto/**.
-namespace request {  // ExportTraceServiceRequest
-constexpr pbf_tag_type kResourceSpans = 1;
-}  // namespace request
-namespace resource_spans {
-constexpr pbf_tag_type kResource = 1;
-constexpr pbf_tag_type kScopeSpans = 2;
-constexpr pbf_tag_type kSchemaUrl = 3;
-}  // namespace resource_spans
-namespace resource {
-constexpr pbf_tag_type kAttributes = 1;
-constexpr pbf_tag_type kDroppedAttributesCount = 2;
-}  // namespace resource
-namespace scope_spans {
-constexpr pbf_tag_type kScope = 1;
-constexpr pbf_tag_type kSpans = 2;
-constexpr pbf_tag_type kSchemaUrl = 3;
-}  // namespace scope_spans
-namespace scope {  // InstrumentationScope
-constexpr pbf_tag_type kName = 1;
-constexpr pbf_tag_type kVersion = 2;
-constexpr pbf_tag_type kAttributes = 3;
-constexpr pbf_tag_type kDroppedAttributesCount = 4;
-}  // namespace scope
-namespace span {
-constexpr pbf_tag_type kTraceId = 1;
-constexpr pbf_tag_type kSpanId = 2;
-constexpr pbf_tag_type kTraceState = 3;
-constexpr pbf_tag_type kParentSpanId = 4;
-constexpr pbf_tag_type kName = 5;
-constexpr pbf_tag_type kKind = 6;
-constexpr pbf_tag_type kStartTimeUnixNano = 7;
-constexpr pbf_tag_type kEndTimeUnixNano = 8;
-constexpr pbf_tag_type kAttributes = 9;
-constexpr pbf_tag_type kDroppedAttributesCount = 10;
-constexpr pbf_tag_type kEvents = 11;
-constexpr pbf_tag_type kDroppedEventsCount = 12;
-constexpr pbf_tag_type kLinks = 13;
-constexpr pbf_tag_type kDroppedLinksCount = 14;
-constexpr pbf_tag_type kStatus = 15;
-constexpr pbf_tag_type kFlags = 16;
-}  // namespace span
-namespace event {
-constexpr pbf_tag_type kTimeUnixNano = 1;
-constexpr pbf_tag_type kName = 2;
-constexpr pbf_tag_type kAttributes = 3;
-constexpr pbf_tag_type kDroppedAttributesCount = 4;
-}  // namespace event
-namespace link {
-constexpr pbf_tag_type kTraceId = 1;
-constexpr pbf_tag_type kSpanId = 2;
-constexpr pbf_tag_type kTraceState = 3;
-constexpr pbf_tag_type kAttributes = 4;
-constexpr pbf_tag_type kDroppedAttributesCount = 5;
-constexpr pbf_tag_type kFlags = 6;
-}  // namespace link
-namespace status {
-constexpr pbf_tag_type kMessage = 2;
-constexpr pbf_tag_type kCode = 3;
-}  // namespace status
-namespace any_value {
-constexpr pbf_tag_type kStringValue = 1;
-constexpr pbf_tag_type kBoolValue = 2;
-constexpr pbf_tag_type kIntValue = 3;
-constexpr pbf_tag_type kDoubleValue = 4;
-constexpr pbf_tag_type kArrayValue = 5;
-constexpr pbf_tag_type kKvlistValue = 6;
-constexpr pbf_tag_type kBytesValue = 7;
-}  // namespace any_value
-// ArrayValue.values and KeyValueList.values.
-constexpr pbf_tag_type kListValues = 1;
-namespace key_value {
-constexpr pbf_tag_type kKey = 1;
-constexpr pbf_tag_type kValue = 2;
-}  // namespace key_value
+// Field numbers: model/otlp_fields.h.
+namespace request = model::otlp_field::request;
+namespace resource_spans = model::otlp_field::resource_spans;
+namespace resource = model::otlp_field::resource;
+namespace scope_spans = model::otlp_field::scope_spans;
+namespace scope = model::otlp_field::scope;
+namespace span = model::otlp_field::span;
+namespace event = model::otlp_field::event;
+namespace link = model::otlp_field::link;
+namespace status = model::otlp_field::status;
+namespace any_value = model::otlp_field::any_value;
+namespace key_value = model::otlp_field::key_value;
+using model::otlp_field::kListValues;
 
 // ---------------------------------------------------------------------------
 // Sizes.
@@ -172,19 +111,19 @@ size_t AnyValueSize(const SpanBatch& b, const AnyValue& v) {
     case ValueType::kEmpty:
       return 0;
     case ValueType::kString:
-      return LenFieldSize(any_value::kStringValue, v.bytes.size());
+      return LenFieldSize(any_value::kString, v.bytes.size());
     case ValueType::kBool:
-      return TagSize(any_value::kBoolValue) + 1;
+      return TagSize(any_value::kBool) + 1;
     case ValueType::kInt:
-      return TagSize(any_value::kIntValue) + VarintSize(static_cast<uint64_t>(v.int_value));
+      return TagSize(any_value::kInt) + VarintSize(static_cast<uint64_t>(v.int_value));
     case ValueType::kDouble:
-      return TagSize(any_value::kDoubleValue) + 8;
+      return TagSize(any_value::kDouble) + 8;
     case ValueType::kBytes:
-      return LenFieldSize(any_value::kBytesValue, v.bytes.size());
+      return LenFieldSize(any_value::kBytes, v.bytes.size());
     case ValueType::kArray:
-      return LenFieldSize(any_value::kArrayValue, ArrayBodySize(b, v));
+      return LenFieldSize(any_value::kArray, ArrayBodySize(b, v));
     case ValueType::kKvList:
-      return LenFieldSize(any_value::kKvlistValue, KvListBodySize(b, v));
+      return LenFieldSize(any_value::kKvList, KvListBodySize(b, v));
   }
   return 0;
 }
@@ -336,22 +275,22 @@ void WriteAnyValue(Output& o, const SpanBatch& b, const AnyValue& v) {
     case ValueType::kEmpty:
       return;
     case ValueType::kString:
-      w.add_string(any_value::kStringValue, v.bytes.data(), v.bytes.size());
+      w.add_string(any_value::kString, v.bytes.data(), v.bytes.size());
       return;
     case ValueType::kBool:
-      w.add_bool(any_value::kBoolValue, v.bool_value);
+      w.add_bool(any_value::kBool, v.bool_value);
       return;
     case ValueType::kInt:
-      w.add_int64(any_value::kIntValue, v.int_value);
+      w.add_int64(any_value::kInt, v.int_value);
       return;
     case ValueType::kDouble:
-      w.add_double(any_value::kDoubleValue, v.double_value);
+      w.add_double(any_value::kDouble, v.double_value);
       return;
     case ValueType::kBytes:
-      w.add_bytes(any_value::kBytesValue, v.bytes.data(), v.bytes.size());
+      w.add_bytes(any_value::kBytes, v.bytes.data(), v.bytes.size());
       return;
     case ValueType::kArray:
-      o.Message(any_value::kArrayValue, ArrayBodySize(b, v), [&] {
+      o.Message(any_value::kArray, ArrayBodySize(b, v), [&] {
         for (uint32_t i = 0; i < v.children.count; ++i) {
           const AnyValue& item = b.array_items[v.children.first + i];
           o.Message(kListValues, AnyValueSize(b, item), [&] { WriteAnyValue(o, b, item); });
@@ -359,7 +298,7 @@ void WriteAnyValue(Output& o, const SpanBatch& b, const AnyValue& v) {
       });
       return;
     case ValueType::kKvList:
-      o.Message(any_value::kKvlistValue, KvListBodySize(b, v), [&] {
+      o.Message(any_value::kKvList, KvListBodySize(b, v), [&] {
         for (uint32_t i = 0; i < v.children.count; ++i) {
           const KeyValue& kv = b.attributes[v.children.first + i];
           o.Message(kListValues, KeyValueSize(b, kv), [&] { WriteKeyValue(o, b, kv); });
