@@ -58,7 +58,10 @@ std::string_view SpanBatch::Adopt(std::string&& buffer) {
 std::string_view SpanBatch::Copy(std::string_view s) {
   if (s.empty()) return {};
   if (arena_.empty() || arena_block_ - arena_used_ < s.size()) {
-    const size_t block = std::max<size_t>(s.size(), 16 * 1024);
+    // Blocks grow from 1 KiB to 64 KiB, so a small request does not pin a
+    // large block for as long as the head keeps its batch.
+    const size_t grown = arena_block_ == 0 ? 1024 : std::min<size_t>(arena_block_ * 2, 64 * 1024);
+    const size_t block = std::max(s.size(), grown);
     arena_.push_back(std::make_unique<char[]>(block));
     arena_block_ = block;
     arena_used_ = 0;
