@@ -51,9 +51,8 @@ absl::Status LoadYamlConfig(const std::string& path, ServerConfig* c) {
                              : k == "query"     ? &c->query_addr
                                                 : nullptr;
         if (field == nullptr) {
-          return absl::InvalidArgumentError(
-              absl::StrCat(path, ": unknown key listen.", k,
-                           " (known: otlp_grpc, otlp_http, zipkin, query)"));
+          return absl::InvalidArgumentError(absl::StrCat(
+              path, ": unknown key listen.", k, " (known: otlp_grpc, otlp_http, zipkin, query)"));
         }
         if (s = Read(l.second, "listen." + k, field); !s.ok()) return s;
       }

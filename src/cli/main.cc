@@ -50,36 +50,42 @@ void AddServeOptions(CLI::App* serve, ServerConfig* c) {
   serve->add_option("--query-addr", c->query_addr, "Query API and UI listen address")
       ->envname("ARIADNE_QUERY_ADDR")
       ->capture_default_str();
-  serve->add_option("--listen-file", c->listen_file,
-                    "Write the bound addresses as JSON to this file once serving")
+  serve
+      ->add_option("--listen-file", c->listen_file,
+                   "Write the bound addresses as JSON to this file once serving")
       ->envname("ARIADNE_LISTEN_FILE");
   serve->add_option("--wal-sync", c->wal_sync, "fsync policy: always, batch or none")
       ->envname("ARIADNE_WAL_SYNC")
       ->capture_default_str();
-  serve->add_option("--wal-batch-window", c->wal_batch_window,
-                    "Longest wait for a group fsync under --wal-sync=batch")
+  serve
+      ->add_option("--wal-batch-window", c->wal_batch_window,
+                   "Longest wait for a group fsync under --wal-sync=batch")
       ->envname("ARIADNE_WAL_BATCH_WINDOW")
       ->capture_default_str();
   serve->add_option("--wal-segment-bytes", c->wal_segment_bytes, "Size at which a log segment ends")
       ->envname("ARIADNE_WAL_SEGMENT_BYTES")
       ->capture_default_str();
-  serve->add_option("--max-request-bytes", c->max_request_bytes,
-                    "Largest request body, also after decompression")
+  serve
+      ->add_option("--max-request-bytes", c->max_request_bytes,
+                   "Largest request body, also after decompression")
       ->envname("ARIADNE_MAX_REQUEST_BYTES")
       ->capture_default_str();
-  serve->add_option("--max-inflight-bytes", c->max_inflight_bytes,
-                    "Admission budget: request bytes being processed at once")
+  serve
+      ->add_option("--max-inflight-bytes", c->max_inflight_bytes,
+                   "Admission budget: request bytes being processed at once")
       ->envname("ARIADNE_MAX_INFLIGHT_BYTES")
       ->capture_default_str();
-  serve->add_option("--max-head-bytes", c->max_head_bytes,
-                    "Refuse ingest (retryable) while the in-memory head holds more; 0 = half of RAM")
+  serve
+      ->add_option("--max-head-bytes", c->max_head_bytes,
+                   "Refuse ingest (retryable) while the in-memory head holds more; 0 = half of RAM")
       ->envname("ARIADNE_MAX_HEAD_BYTES")
       ->capture_default_str();
   serve->add_option("--max-connections", c->max_connections, "Open connections per listener")
       ->envname("ARIADNE_MAX_CONNECTIONS")
       ->capture_default_str();
-  serve->add_option("--max-attributes-per-span", c->limits.max_attributes_per_span,
-                    "Spans with more attributes are rejected")
+  serve
+      ->add_option("--max-attributes-per-span", c->limits.max_attributes_per_span,
+                   "Spans with more attributes are rejected")
       ->envname("ARIADNE_MAX_ATTRIBUTES_PER_SPAN")
       ->capture_default_str();
   serve->add_option("--http-threads", c->http_threads, "Threads serving HTTP")

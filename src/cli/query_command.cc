@@ -230,9 +230,9 @@ int RunQuerySearch(const QueryCommand& c) {
         errors += s.error;
         if (s.parent.empty() && s.start <= root->start) root = &s;
       }
-      const std::string id =
-          trace.HasMember("traceID") && trace["traceID"].IsString() ? trace["traceID"].GetString()
-                                                                     : "";
+      const std::string id = trace.HasMember("traceID") && trace["traceID"].IsString()
+                                 ? trace["traceID"].GetString()
+                                 : "";
       const std::string name = absl::StrCat(root->service, ": ", root->operation);
       std::printf("%-32s  %-24s  %-30.30s  %6zu  %10s  %d\n", id.c_str(), FormatTime(t0).c_str(),
                   name.c_str(), spans.size(), FormatDuration(static_cast<double>(t1 - t0)).c_str(),

@@ -67,7 +67,8 @@ absl::Status Replay(wal::Wal* log, store::Head* head) {
         auto batch = decode::DecodeOtlpProto(std::string(payload), unlimited, &ds);
         if (!batch.ok()) {
           ++undecodable;
-          spdlog::warn("wal record {} does not decode, skipped: {}", seq, StdView(batch.status().message()));
+          spdlog::warn("wal record {} does not decode, skipped: {}", seq,
+                       StdView(batch.status().message()));
           return;
         }
         spans += batch->size();
@@ -176,8 +177,8 @@ int RunServe(const ServerConfig& config) {
   }
   wal::Options wal_options;
   wal_options.sync = *wal::ParseSyncPolicy(config.wal_sync);
-  wal_options.batch_window = std::chrono::milliseconds(
-      *query::ParseDurationNanos(config.wal_batch_window) / 1000000);
+  wal_options.batch_window =
+      std::chrono::milliseconds(*query::ParseDurationNanos(config.wal_batch_window) / 1000000);
   wal_options.segment_bytes = config.wal_segment_bytes;
   auto log = wal::Wal::Open(config.data_dir + "/wal", wal_options);
   if (!log.ok()) {
@@ -198,15 +199,17 @@ int RunServe(const ServerConfig& config) {
   const uint64_t max_head_bytes =
       config.max_head_bytes != 0 ? config.max_head_bytes : PhysicalMemoryBytes() / 2;
   receive::Ingester ingester(
-      log->get(), &head,
-      [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); }, max_head_bytes);
+      log->get(), &head, [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); },
+      max_head_bytes);
   receive::ReceiverOptions receiver_options;
   receiver_options.limits = config.limits;
   receiver_options.max_request_bytes = config.max_request_bytes;
 
   query::ApiOptions api_options;
   api_options.now_nanos = NowNanos;
-  api_options.metrics_text = [&] { return MetricsText(ingester, **log, head, max_head_bytes, admission); };
+  api_options.metrics_text = [&] {
+    return MetricsText(ingester, **log, head, max_head_bytes, admission);
+  };
   query::QueryApi query_api(&head, api_options);
   receive::OtlpHttpHandler otlp_http(&ingester, receiver_options);
   receive::ZipkinHandler zipkin(&ingester, receiver_options);
@@ -245,10 +248,10 @@ int RunServe(const ServerConfig& config) {
                grpc_address, otlp_http_server.address(), zipkin_server.address(),
                query_server.address(), config.data_dir);
   if (!config.listen_file.empty()) {
-    const std::string json = absl::StrCat(
-        "{\"otlp_grpc\":\"", grpc_address, "\",\"otlp_http\":\"", otlp_http_server.address(),
-        "\",\"zipkin\":\"", zipkin_server.address(), "\",\"query\":\"", query_server.address(),
-        "\"}\n");
+    const std::string json =
+        absl::StrCat("{\"otlp_grpc\":\"", grpc_address, "\",\"otlp_http\":\"",
+                     otlp_http_server.address(), "\",\"zipkin\":\"", zipkin_server.address(),
+                     "\",\"query\":\"", query_server.address(), "\"}\n");
     if (auto s = WriteFileAtomically(config.listen_file, json); !s.ok()) {
       spdlog::error("{}", StdView(s.message()));
     }

@@ -25,11 +25,11 @@ namespace ariadne::decode {
 // Limits applied to every span; a span over a limit is rejected and the
 // message names the limit's configuration key.
 struct Limits {
-  uint32_t max_attributes_per_span = 1024;   // limits.max_attributes_per_span
-  uint32_t max_events_per_span = 1024;       // limits.max_events_per_span
-  uint32_t max_links_per_span = 1024;        // limits.max_links_per_span
+  uint32_t max_attributes_per_span = 1024;     // limits.max_attributes_per_span
+  uint32_t max_events_per_span = 1024;         // limits.max_events_per_span
+  uint32_t max_links_per_span = 1024;          // limits.max_links_per_span
   uint32_t max_attribute_value_bytes = 65536;  // limits.max_attribute_value_bytes
-  uint32_t max_value_depth = 16;  // nesting of arrays/kvlists (limits.max_value_depth)
+  uint32_t max_value_depth = 16;               // nesting of arrays/kvlists (limits.max_value_depth)
 };
 
 struct DecodeStats {
@@ -39,20 +39,17 @@ struct DecodeStats {
 };
 
 // OTLP ExportTraceServiceRequest (== TracesData) in protobuf encoding.
-absl::StatusOr<model::SpanBatch> DecodeOtlpProto(std::string body,
-                                                 const Limits& limits,
+absl::StatusOr<model::SpanBatch> DecodeOtlpProto(std::string body, const Limits& limits,
                                                  DecodeStats* stats);
 
 // OTLP ExportTraceServiceRequest in the OTLP/JSON encoding (lowerCamelCase
 // field names, also accepting snake_case; hex ids; enum values as integers
 // or names; 64-bit integers as strings or numbers).
-absl::StatusOr<model::SpanBatch> DecodeOtlpJson(std::string body,
-                                                const Limits& limits,
+absl::StatusOr<model::SpanBatch> DecodeOtlpJson(std::string body, const Limits& limits,
                                                 DecodeStats* stats);
 
 // Zipkin v2 JSON: an array of spans (POST /api/v2/spans).
-absl::StatusOr<model::SpanBatch> DecodeZipkinJson(std::string body,
-                                                  const Limits& limits,
+absl::StatusOr<model::SpanBatch> DecodeZipkinJson(std::string body, const Limits& limits,
                                                   DecodeStats* stats);
 
 }  // namespace ariadne::decode

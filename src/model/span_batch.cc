@@ -74,9 +74,8 @@ std::string_view SpanBatch::Copy(std::string_view s) {
 }
 
 size_t SpanBatch::MemoryBytes() const {
-  const size_t per_span = sizeof(TraceId) + 2 * sizeof(SpanId) +
-                          3 * sizeof(std::string_view) + 7 * sizeof(uint32_t) +
-                          2 * sizeof(uint64_t) + 3 * sizeof(Range) + 2;
+  const size_t per_span = sizeof(TraceId) + 2 * sizeof(SpanId) + 3 * sizeof(std::string_view) +
+                          7 * sizeof(uint32_t) + 2 * sizeof(uint64_t) + 3 * sizeof(Range) + 2;
   return size() * per_span + attributes.size() * sizeof(KeyValue) +
          array_items.size() * sizeof(AnyValue) + events.size() * sizeof(Event) +
          links.size() * sizeof(Link) + resources.size() * sizeof(Resource) +
@@ -123,21 +122,30 @@ bool ParseTraceIdLenient(std::string_view hex, TraceId* out) {
 
 std::string_view SpanKindName(SpanKind kind) {
   switch (kind) {
-    case SpanKind::kInternal: return "SPAN_KIND_INTERNAL";
-    case SpanKind::kServer: return "SPAN_KIND_SERVER";
-    case SpanKind::kClient: return "SPAN_KIND_CLIENT";
-    case SpanKind::kProducer: return "SPAN_KIND_PRODUCER";
-    case SpanKind::kConsumer: return "SPAN_KIND_CONSUMER";
-    case SpanKind::kUnspecified: break;
+    case SpanKind::kInternal:
+      return "SPAN_KIND_INTERNAL";
+    case SpanKind::kServer:
+      return "SPAN_KIND_SERVER";
+    case SpanKind::kClient:
+      return "SPAN_KIND_CLIENT";
+    case SpanKind::kProducer:
+      return "SPAN_KIND_PRODUCER";
+    case SpanKind::kConsumer:
+      return "SPAN_KIND_CONSUMER";
+    case SpanKind::kUnspecified:
+      break;
   }
   return "SPAN_KIND_UNSPECIFIED";
 }
 
 std::string_view StatusCodeName(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return "STATUS_CODE_OK";
-    case StatusCode::kError: return "STATUS_CODE_ERROR";
-    case StatusCode::kUnset: break;
+    case StatusCode::kOk:
+      return "STATUS_CODE_OK";
+    case StatusCode::kError:
+      return "STATUS_CODE_ERROR";
+    case StatusCode::kUnset:
+      break;
   }
   return "STATUS_CODE_UNSET";
 }

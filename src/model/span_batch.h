@@ -64,8 +64,18 @@ struct AnyValue {
   AnyValue() : bytes() {}
   static AnyValue String(std::string_view s) { return Of(ValueType::kString, s); }
   static AnyValue Bytes(std::string_view s) { return Of(ValueType::kBytes, s); }
-  static AnyValue Bool(bool b) { AnyValue v; v.type = ValueType::kBool; v.bool_value = b; return v; }
-  static AnyValue Int(int64_t i) { AnyValue v; v.type = ValueType::kInt; v.int_value = i; return v; }
+  static AnyValue Bool(bool b) {
+    AnyValue v;
+    v.type = ValueType::kBool;
+    v.bool_value = b;
+    return v;
+  }
+  static AnyValue Int(int64_t i) {
+    AnyValue v;
+    v.type = ValueType::kInt;
+    v.int_value = i;
+    return v;
+  }
   static AnyValue Double(double d) {
     AnyValue v;
     v.type = ValueType::kDouble;
@@ -77,11 +87,11 @@ struct AnyValue {
 
   ValueType type = ValueType::kEmpty;
   union {
-    std::string_view bytes;    // kString (UTF-8) and kBytes (raw)
-    bool bool_value;           // kBool
-    int64_t int_value;         // kInt
-    double double_value;       // kDouble
-    Range children;            // kArray and kKvList
+    std::string_view bytes;  // kString (UTF-8) and kBytes (raw)
+    bool bool_value;         // kBool
+    int64_t int_value;       // kInt
+    double double_value;     // kDouble
+    Range children;          // kArray and kKvList
   };
 
  private:
@@ -107,8 +117,8 @@ struct KeyValue {
 struct Resource {
   Range attributes;  // into SpanBatch::attributes
   uint32_t dropped_attributes_count = 0;
-  std::string_view schema_url;   // ResourceSpans.schema_url
-  std::string_view service_name; // value of the "service.name" attribute, "" if absent
+  std::string_view schema_url;    // ResourceSpans.schema_url
+  std::string_view service_name;  // value of the "service.name" attribute, "" if absent
 };
 
 struct Scope {
@@ -169,9 +179,8 @@ class SpanBatch {
     return resources[scopes[scope[row]].resource].service_name;
   }
   uint64_t duration_nano(uint32_t row) const {
-    return end_unix_nano[row] > start_unix_nano[row]
-               ? end_unix_nano[row] - start_unix_nano[row]
-               : 0;
+    return end_unix_nano[row] > start_unix_nano[row] ? end_unix_nano[row] - start_unix_nano[row]
+                                                     : 0;
   }
   // Approximate bytes of memory the batch holds (columns, tables, storage).
   size_t MemoryBytes() const;
@@ -208,8 +217,8 @@ class SpanBatch {
  private:
   std::vector<std::unique_ptr<std::string>> owned_;  // adopted buffers
   std::vector<std::unique_ptr<char[]>> arena_;       // arena blocks
-  size_t arena_used_ = 0;   // bytes used in arena_.back()
-  size_t arena_block_ = 0;  // size of arena_.back()
+  size_t arena_used_ = 0;                            // bytes used in arena_.back()
+  size_t arena_block_ = 0;                           // size of arena_.back()
   size_t storage_bytes_ = 0;
 };
 

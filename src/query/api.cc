@@ -7,9 +7,9 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "common/strings.h"
 #include "encode/encode.h"
 #include "encode/jaeger_json.h"
-#include "common/strings.h"
 #include "query/params.h"
 
 namespace ariadne::query {
@@ -95,26 +95,32 @@ HttpResponse V3Error(int status, std::string_view message) {
 
 std::string_view KindParam(model::SpanKind kind) {
   switch (kind) {
-    case model::SpanKind::kServer: return "server";
-    case model::SpanKind::kClient: return "client";
-    case model::SpanKind::kProducer: return "producer";
-    case model::SpanKind::kConsumer: return "consumer";
-    case model::SpanKind::kInternal: return "internal";
-    case model::SpanKind::kUnspecified: break;
+    case model::SpanKind::kServer:
+      return "server";
+    case model::SpanKind::kClient:
+      return "client";
+    case model::SpanKind::kProducer:
+      return "producer";
+    case model::SpanKind::kConsumer:
+      return "consumer";
+    case model::SpanKind::kInternal:
+      return "internal";
+    case model::SpanKind::kUnspecified:
+      break;
   }
   return "";
 }
 
 absl::StatusOr<std::optional<model::SpanKind>> ParseKind(std::string_view s) {
   if (s.empty()) return std::optional<model::SpanKind>();
-  for (auto k : {model::SpanKind::kUnspecified, model::SpanKind::kInternal,
-                 model::SpanKind::kServer, model::SpanKind::kClient, model::SpanKind::kProducer,
-                 model::SpanKind::kConsumer}) {
+  for (auto k :
+       {model::SpanKind::kUnspecified, model::SpanKind::kInternal, model::SpanKind::kServer,
+        model::SpanKind::kClient, model::SpanKind::kProducer, model::SpanKind::kConsumer}) {
     if (s == KindParam(k) || s == model::SpanKindName(k)) return std::optional(k);
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown span kind \"", std::string(s),
-      "\" (use server, client, producer, consumer, internal or SPAN_KIND_*)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown span kind \"", std::string(s),
+                   "\" (use server, client, producer, consumer, internal or SPAN_KIND_*)"));
 }
 
 // [{"name": ..., "spanKind": "server"}, ...]: the shape of both Jaeger APIs.
@@ -154,9 +160,7 @@ HttpResponse QueryApi::ErrorResponse(int status, std::string message, std::strin
   return JaegerError(status, message);
 }
 
-void QueryApi::Handle(HttpRequest request, serve::Responder respond) {
-  respond(Route(request));
-}
+void QueryApi::Handle(HttpRequest request, serve::Responder respond) { respond(Route(request)); }
 
 HttpResponse QueryApi::Route(const HttpRequest& r) {
   std::string_view path = r.path;
@@ -172,8 +176,10 @@ HttpResponse QueryApi::Route(const HttpRequest& r) {
     return {503, "text/plain; charset=utf-8", "replaying the write-ahead log\n", {}};
   }
   if (path == "/metrics") {
-    return {200, "text/plain; version=0.0.4; charset=utf-8",
-            options_.metrics_text ? options_.metrics_text() : std::string(), {}};
+    return {200,
+            "text/plain; version=0.0.4; charset=utf-8",
+            options_.metrics_text ? options_.metrics_text() : std::string(),
+            {}};
   }
   constexpr std::string_view kV3 = "/api/v3/";
   if (path.substr(0, kV3.size()) == kV3) {
@@ -255,7 +261,8 @@ absl::Status JaegerSearch(const HttpRequest& r, uint64_t now, size_t default_lim
     std::string_view v = r.Param(name);
     if (v.empty()) return absl::OkStatus();
     auto d = ParseDurationNanos(v);
-    if (!d.ok()) return absl::InvalidArgumentError(absl::StrCat(AbslView(name), ": ", d.status().message()));
+    if (!d.ok())
+      return absl::InvalidArgumentError(absl::StrCat(AbslView(name), ": ", d.status().message()));
     *out = *d;
     return absl::OkStatus();
   };
@@ -274,7 +281,8 @@ absl::Status JaegerSearch(const HttpRequest& r, uint64_t now, size_t default_lim
     q->start_min_nano = *us * 1000;
   } else if (std::string_view lb = r.Param("lookback"); !lb.empty() && lb != "custom") {
     auto d = ParseDurationNanos(lb);
-    if (!d.ok()) return absl::InvalidArgumentError(absl::StrCat("lookback: ", d.status().message()));
+    if (!d.ok())
+      return absl::InvalidArgumentError(absl::StrCat("lookback: ", d.status().message()));
     q->start_min_nano = end > *d ? end - *d : 0;
   }
   q->limit = default_limit;
@@ -428,7 +436,8 @@ HttpResponse QueryApi::V3Traces(const HttpRequest& r) const {
     if (v.empty()) continue;
     auto parsed = p.is_duration ? ParseDurationNanos(v) : ParseTimeNanos(v);
     if (!parsed.ok()) {
-      return V3Error(400, absl::StrCat(AbslView(*p.names.begin()), ": ", parsed.status().message()));
+      return V3Error(400,
+                     absl::StrCat(AbslView(*p.names.begin()), ": ", parsed.status().message()));
     }
     *p.out = *parsed;
   }

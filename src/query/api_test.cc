@@ -62,8 +62,9 @@ class QueryApiTest : public ::testing::Test {
         const size_t amp = query.find('&');
         std::string_view pair = query.substr(0, amp);
         const size_t eq = pair.find('=');
-        req.params.emplace_back(std::string(pair.substr(0, eq)),
-                                eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1)));
+        req.params.emplace_back(
+            std::string(pair.substr(0, eq)),
+            eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1)));
         query = amp == std::string_view::npos ? "" : query.substr(amp + 1);
       }
     }
@@ -77,7 +78,9 @@ class QueryApiTest : public ::testing::Test {
     return res.status;
   }
 
-  static std::string Tid(int n) { return std::string(30, '0') + (n < 10 ? "0" : "") + std::to_string(n); }
+  static std::string Tid(int n) {
+    return std::string(30, '0') + (n < 10 ? "0" : "") + std::to_string(n);
+  }
 
   store::Head head_;
   std::unique_ptr<QueryApi> api_;

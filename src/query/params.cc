@@ -47,14 +47,22 @@ absl::StatusOr<uint64_t> ParseDurationNanos(std::string_view text) {
     std::string_view unit = rest.substr(0, u);
     rest.remove_prefix(u);
     double scale;
-    if (unit == "ns") scale = 1;
-    else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs") scale = 1e3;
-    else if (unit == "ms") scale = 1e6;
-    else if (unit == "s") scale = 1e9;
-    else if (unit == "m") scale = 60e9;
-    else if (unit == "h") scale = 3600e9;
-    else if (unit == "d") scale = 86400e9;
-    else return error();
+    if (unit == "ns")
+      scale = 1;
+    else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs")
+      scale = 1e3;
+    else if (unit == "ms")
+      scale = 1e6;
+    else if (unit == "s")
+      scale = 1e9;
+    else if (unit == "m")
+      scale = 60e9;
+    else if (unit == "h")
+      scale = 3600e9;
+    else if (unit == "d")
+      scale = 86400e9;
+    else
+      return error();
     total += value * scale;
   }
   if (!(total < 1.8e19)) return error();
@@ -159,9 +167,9 @@ absl::Status ParseTagsJson(std::string_view json,
       auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v.GetDouble());
       value.assign(buf, end);
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "tag \"", std::string(m.name.GetString(), m.name.GetStringLength()),
-          "\" must have a string, number or boolean value"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("tag \"", std::string(m.name.GetString(), m.name.GetStringLength()),
+                       "\" must have a string, number or boolean value"));
     }
     out->emplace_back(std::string(m.name.GetString(), m.name.GetStringLength()), std::move(value));
   }

@@ -32,9 +32,8 @@ absl::StatusOr<std::string> Gunzip(std::string_view compressed, uint64_t max_byt
   std::string message = zs.msg != nullptr ? zs.msg : "";
   inflateEnd(&zs);
   if (produced > max_bytes) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("gzip body inflates to more than ", max_bytes,
-                     " bytes (limits.max_request_bytes)"));
+    return absl::ResourceExhaustedError(absl::StrCat("gzip body inflates to more than ", max_bytes,
+                                                     " bytes (limits.max_request_bytes)"));
   }
   if (rc != Z_STREAM_END) {
     return absl::InvalidArgumentError(

@@ -1,8 +1,9 @@
 #include "receive/http_receivers.h"
 
-#include <protozero/pbf_writer.hpp>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+
+#include <protozero/pbf_writer.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "receive/gzip.h"
@@ -53,9 +54,12 @@ std::string JsonStatus(int code, std::string_view message) {
 
 int GrpcCodeForHttp(int status) {
   switch (status) {
-    case 429: return kGrpcResourceExhausted;
-    case 503: return kGrpcUnavailable;
-    default: return kGrpcInvalidArgument;
+    case 429:
+      return kGrpcResourceExhausted;
+    case 503:
+      return kGrpcUnavailable;
+    default:
+      return kGrpcInvalidArgument;
   }
 }
 
@@ -81,8 +85,7 @@ absl::StatusOr<std::string> Inflate(HttpRequest& request, uint64_t max_bytes, in
   }
   auto inflated = Gunzip(request.body, max_bytes);
   if (!inflated.ok()) {
-    *http_status =
-        inflated.status().code() == absl::StatusCode::kResourceExhausted ? 413 : 400;
+    *http_status = inflated.status().code() == absl::StatusCode::kResourceExhausted ? 413 : 400;
   }
   return inflated;
 }
@@ -236,31 +239,28 @@ void ZipkinHandler::Handle(HttpRequest request, Responder respond) {
                                         " spans were rejected: ", stats.error_message)));
     return;
   }
-  ingester_->Submit(std::move(*batch), {},
-                    [this, respond = std::move(respond), stats, &counters](absl::Status status) {
-                      if (!status.ok()) {
-                        counters.refused_requests.fetch_add(1, std::memory_order_relaxed);
-                        HttpResponse r = PlainText(
-                            status.code() == absl::StatusCode::kResourceExhausted ? 429 : 503,
-                            absl::StrCat("spans could not be stored, retry later: ",
-                                         status.message()));
-                        r.headers.emplace_back("Retry-After",
-                                               std::to_string(options_.retry_after_seconds));
-                        respond(std::move(r));
-                        return;
-                      }
-                      counters.accepted_spans.fetch_add(stats.accepted_spans,
-                                                        std::memory_order_relaxed);
-                      counters.rejected_spans.fetch_add(stats.rejected_spans,
-                                                        std::memory_order_relaxed);
-                      HttpResponse r = PlainText(
-                          202, stats.rejected_spans == 0
-                                   ? std::string()
-                                   : absl::StrCat(stats.rejected_spans,
-                                                  " spans were rejected: ", stats.error_message));
-                      if (stats.rejected_spans == 0) r.body.clear();
-                      respond(std::move(r));
-                    });
+  ingester_->Submit(
+      std::move(*batch), {},
+      [this, respond = std::move(respond), stats, &counters](absl::Status status) {
+        if (!status.ok()) {
+          counters.refused_requests.fetch_add(1, std::memory_order_relaxed);
+          HttpResponse r =
+              PlainText(status.code() == absl::StatusCode::kResourceExhausted ? 429 : 503,
+                        absl::StrCat("spans could not be stored, retry later: ", status.message()));
+          r.headers.emplace_back("Retry-After", std::to_string(options_.retry_after_seconds));
+          respond(std::move(r));
+          return;
+        }
+        counters.accepted_spans.fetch_add(stats.accepted_spans, std::memory_order_relaxed);
+        counters.rejected_spans.fetch_add(stats.rejected_spans, std::memory_order_relaxed);
+        HttpResponse r =
+            PlainText(202, stats.rejected_spans == 0
+                               ? std::string()
+                               : absl::StrCat(stats.rejected_spans,
+                                              " spans were rejected: ", stats.error_message));
+        if (stats.rejected_spans == 0) r.body.clear();
+        respond(std::move(r));
+      });
 }
 
 }  // namespace ariadne::receive

@@ -9,11 +9,16 @@ namespace ariadne::receive {
 
 std::string_view ProtocolName(Protocol p) {
   switch (p) {
-    case Protocol::kOtlpGrpc: return "otlp_grpc";
-    case Protocol::kOtlpHttpProto: return "otlp_http_protobuf";
-    case Protocol::kOtlpHttpJson: return "otlp_http_json";
-    case Protocol::kZipkin: return "zipkin";
-    case Protocol::kCount: break;
+    case Protocol::kOtlpGrpc:
+      return "otlp_grpc";
+    case Protocol::kOtlpHttpProto:
+      return "otlp_http_protobuf";
+    case Protocol::kOtlpHttpJson:
+      return "otlp_http_json";
+    case Protocol::kZipkin:
+      return "zipkin";
+    case Protocol::kCount:
+      break;
   }
   return "unknown";
 }
@@ -25,9 +30,9 @@ void Ingester::Submit(model::SpanBatch batch, std::string_view raw_otlp,
     return;
   }
   if (max_head_bytes_ != 0 && head_->memory_bytes() >= max_head_bytes_) {
-    done(absl::UnavailableError(absl::StrCat(
-        "the in-memory head holds ", head_->memory_bytes(), " bytes, at its limit of ",
-        max_head_bytes_, " (limits.max_head_bytes)")));
+    done(absl::UnavailableError(absl::StrCat("the in-memory head holds ", head_->memory_bytes(),
+                                             " bytes, at its limit of ", max_head_bytes_,
+                                             " (limits.max_head_bytes)")));
     return;
   }
   auto shared = std::make_shared<const model::SpanBatch>(std::move(batch));

@@ -30,7 +30,7 @@ std::string_view ProtocolName(Protocol p);  // label value on /metrics
 struct IngestCounters {
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> accepted_spans{0};
-  std::atomic<uint64_t> rejected_spans{0};   // invalid spans (partial success)
+  std::atomic<uint64_t> rejected_spans{0};  // invalid spans (partial success)
   std::atomic<uint64_t> malformed_requests{0};
   std::atomic<uint64_t> refused_requests{0};  // overload or log failure
 };

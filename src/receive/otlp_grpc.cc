@@ -73,11 +73,11 @@ class ExportReactor : public grpc::ServerGenericBidiReactor {
     ingester_->Submit(std::move(*batch), raw, [this, stats, &counters](absl::Status status) {
       if (!status.ok()) {
         counters.refused_requests.fetch_add(1, std::memory_order_relaxed);
-        Done(grpc::Status(status.code() == absl::StatusCode::kResourceExhausted
-                              ? grpc::StatusCode::RESOURCE_EXHAUSTED
-                              : grpc::StatusCode::UNAVAILABLE,
-                          absl::StrCat("spans could not be stored, retry later: ",
-                                       status.message())));
+        Done(grpc::Status(
+            status.code() == absl::StatusCode::kResourceExhausted
+                ? grpc::StatusCode::RESOURCE_EXHAUSTED
+                : grpc::StatusCode::UNAVAILABLE,
+            absl::StrCat("spans could not be stored, retry later: ", status.message())));
         return;
       }
       counters.accepted_spans.fetch_add(stats.accepted_spans, std::memory_order_relaxed);
@@ -114,9 +114,9 @@ class ExportReactor : public grpc::ServerGenericBidiReactor {
 class Unimplemented : public grpc::ServerGenericBidiReactor {
  public:
   explicit Unimplemented(std::string method) {
-    Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                        absl::StrCat("unknown method ", method, " (this port serves ",
-                                     kExportMethod, ")")));
+    Finish(grpc::Status(
+        grpc::StatusCode::UNIMPLEMENTED,
+        absl::StrCat("unknown method ", method, " (this port serves ", kExportMethod, ")")));
   }
   void OnDone() override { delete this; }
 };

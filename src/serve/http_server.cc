@@ -74,7 +74,8 @@ void ParseTarget(std::string_view target, HttpRequest* req) {
     if (pair.empty()) continue;
     const size_t eq = pair.find('=');
     std::string_view key = pair.substr(0, eq);
-    std::string_view value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    std::string_view value =
+        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
     req->params.emplace_back(PercentDecode(key, true), PercentDecode(value, true));
   }
 }
@@ -207,8 +208,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!shared_->options.admission->TryAcquire(want)) {
         HttpResponse r = shared_->handler->ErrorResponse(
             429, "server is overloaded: too much data in flight, retry later", content_type_);
-        r.headers.emplace_back("Retry-After",
-                               std::to_string(shared_->options.retry_after.count()));
+        r.headers.emplace_back("Retry-After", std::to_string(shared_->options.retry_after.count()));
         close_after_write_ = true;
         Write(std::move(r), false);
         return;
@@ -235,9 +235,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnBody(beast::error_code ec, size_t) {
     if (ec == http::error::body_limit) {
-      Refuse(413, absl::StrCat("request body is over the limit of ",
-                               shared_->options.max_body_bytes,
-                               " bytes (limits.max_request_bytes)"));
+      Refuse(413,
+             absl::StrCat("request body is over the limit of ", shared_->options.max_body_bytes,
+                          " bytes (limits.max_request_bytes)"));
       return;
     }
     if (ec) {
@@ -343,8 +343,8 @@ class HttpServer::Impl {
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-      return absl::UnavailableError(absl::StrCat(shared_->name, ": cannot listen on ", host, ":",
-                                                 port, ": ", ec.message()));
+      return absl::UnavailableError(
+          absl::StrCat(shared_->name, ": cannot listen on ", host, ":", port, ": ", ec.message()));
     }
     *bound = acceptor_.local_endpoint().port();
     host_ = host;

@@ -35,8 +35,8 @@ struct HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string path;    // percent-decoded, without the query string
   std::vector<std::pair<std::string, std::string>> params;  // decoded, in order
-  std::string content_type;      // lower case, without parameters
-  std::string content_encoding;  // lower case
+  std::string content_type;                                 // lower case, without parameters
+  std::string content_encoding;                             // lower case
   std::string body;
 
   // First value of a query parameter, or "" if absent.

@@ -22,12 +22,18 @@ namespace {
 
 std::string_view KindTag(SpanKind kind) {
   switch (kind) {
-    case SpanKind::kServer: return "server";
-    case SpanKind::kClient: return "client";
-    case SpanKind::kProducer: return "producer";
-    case SpanKind::kConsumer: return "consumer";
-    case SpanKind::kInternal: return "internal";
-    case SpanKind::kUnspecified: break;
+    case SpanKind::kServer:
+      return "server";
+    case SpanKind::kClient:
+      return "client";
+    case SpanKind::kProducer:
+      return "producer";
+    case SpanKind::kConsumer:
+      return "consumer";
+    case SpanKind::kInternal:
+      return "internal";
+    case SpanKind::kUnspecified:
+      break;
   }
   return "unspecified";
 }
@@ -184,9 +190,8 @@ std::vector<TraceId> Head::FindTraceIds(const TraceQuery& query) const {
     for (size_t i = batches_.size(); i-- > 0;) {
       const BatchMeta& meta = batches_[i];
       if (meta.max_start < query.start_min_nano || meta.min_start > query.start_max_nano) continue;
-      if (!query.service.empty() &&
-          std::find(meta.services.begin(), meta.services.end(), query.service) ==
-              meta.services.end()) {
+      if (!query.service.empty() && std::find(meta.services.begin(), meta.services.end(),
+                                              query.service) == meta.services.end()) {
         continue;
       }
       snapshot.push_back(meta.batch);
@@ -259,7 +264,8 @@ std::vector<Dependency> Head::Dependencies(uint64_t start_nano, uint64_t end_nan
   absl::flat_hash_map<SpanKey, std::string_view> service_of;
   for (const auto& batch : snapshot) {
     for (uint32_t row = 0; row < batch->size(); ++row) {
-      service_of.emplace(SpanKey{batch->trace_id[row], batch->span_id[row]}, ServiceOf(*batch, row));
+      service_of.emplace(SpanKey{batch->trace_id[row], batch->span_id[row]},
+                         ServiceOf(*batch, row));
     }
   }
   absl::flat_hash_map<std::pair<std::string_view, std::string_view>, uint64_t> edges;

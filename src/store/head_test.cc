@@ -31,8 +31,7 @@ void AddSpan(SpanBatch* b, std::string_view service, uint8_t trace, uint8_t span
     model::Resource r;
     r.service_name = b->Copy(service);
     r.attributes = {static_cast<uint32_t>(b->attributes.size()), 1};
-    b->attributes.push_back(
-        {"service.name", model::AnyValue::String(r.service_name)});
+    b->attributes.push_back({"service.name", model::AnyValue::String(r.service_name)});
     b->resources.push_back(r);
     model::Scope s;
     s.resource = resource;

@@ -309,8 +309,7 @@ void WalImpl::Append(std::string payload, Done done) {
   Enqueue(std::move(request));
 }
 
-void WalImpl::AppendShared(std::string_view payload, std::shared_ptr<const void> owner,
-                           Done done) {
+void WalImpl::AppendShared(std::string_view payload, std::shared_ptr<const void> owner, Done done) {
   Request request;
   request.shared = payload;
   request.owner = std::move(owner);

@@ -1057,9 +1057,8 @@ TEST(WalSharedAppendTest, SharedPayloadIsWrittenAndReleased) {
   auto wal = Wal::Open(dir, Options{});
   ASSERT_TRUE(wal.ok());
   std::vector<std::string> records;
-  ASSERT_TRUE((*wal)
-                  ->Replay([&](uint64_t, std::string_view p) { records.emplace_back(p); }, nullptr)
-                  .ok());
+  ASSERT_TRUE(
+      (*wal)->Replay([&](uint64_t, std::string_view p) { records.emplace_back(p); }, nullptr).ok());
   ASSERT_EQ(records.size(), 2u);
   EXPECT_EQ(records[0], "a payload that the caller keeps alive");
   EXPECT_EQ(records[1], "no owner: copied");

@@ -11,8 +11,9 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  for (const auto& result : {ariadne::query::ParseDurationNanos(text),
-                             ariadne::query::ParseTimeNanos(text), ariadne::query::ParseUint(text)}) {
+  for (const auto& result :
+       {ariadne::query::ParseDurationNanos(text), ariadne::query::ParseTimeNanos(text),
+        ariadne::query::ParseUint(text)}) {
     if (!result.ok() && result.status().code() != absl::StatusCode::kInvalidArgument) std::abort();
     if (!result.ok() && result.status().message().empty()) std::abort();
   }
