@@ -2,7 +2,8 @@
 # Ariadne's one entry point on a Debian 12 machine (run as root, or with sudo
 # available for the package install):
 #   ./setup.sh run    install what is missing, build, start the server
-#   ./setup.sh test   install what is missing, build, run every test
+#   ./setup.sh test   install what is missing, build, run every test (also under
+#                     ASan and UBSan, and the fuzz targets for a bounded time)
 #   ./setup.sh build  install what is missing and build
 #   ./setup.sh bench  build and run the ingest benchmark
 # Environment: BUILD_DIR (default build), JOBS (default: number of cores),
@@ -12,6 +13,7 @@ cd "$(dirname "$0")"
 
 BUILD_DIR=${BUILD_DIR:-build}
 FUZZ_DIR=${FUZZ_DIR:-build-fuzz}
+ASAN_DIR=${ASAN_DIR:-build-asan}
 JOBS=${JOBS:-$(nproc)}
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 
@@ -58,6 +60,16 @@ build() {
   cmake --build "$BUILD_DIR" -j "$JOBS"
 }
 
+# The unit and integration tests again, built with AddressSanitizer and
+# UndefinedBehaviorSanitizer (Debug, its own directory).
+build_sanitized() {
+  log "building with ASan and UBSan into $ASAN_DIR"
+  cmake -S . -B "$ASAN_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+    -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+    -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
+  cmake --build "$ASAN_DIR" -j "$JOBS"
+}
+
 build_fuzzers() {
   log "building fuzz targets into $FUZZ_DIR (clang, libFuzzer, ASan, UBSan)"
   cmake -S . -B "$FUZZ_DIR" -G Ninja -DARIADNE_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -76,7 +88,10 @@ case "${1:-}" in
   test)
     install_packages
     build_fuzzers
+    build_sanitized
     build
+    log "running the unit and integration tests under ASan and UBSan"
+    (cd "$ASAN_DIR" && ctest --output-on-failure --timeout 900 -j "$JOBS")
     log "running the test suite"
     cd "$BUILD_DIR"
     exec ctest --output-on-failure --timeout 900 -j "$JOBS"
