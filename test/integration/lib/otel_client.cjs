@@ -21,11 +21,13 @@ function makeExporter(kind) {
   switch (kind) {
     case 'grpc': {
       const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-grpc');
-      return new OTLPTraceExporter({ url, timeoutMillis: 10000 });
+      // gzip: the server must take gRPC's compressed messages too.
+      return new OTLPTraceExporter({ url, timeoutMillis: 10000, compression: 'gzip' });
     }
     case 'proto': {
       const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-proto');
-      return new OTLPTraceExporter({ url, timeoutMillis: 10000 });
+      // gzip: protobuf with Content-Encoding: gzip (JSON stays uncompressed).
+      return new OTLPTraceExporter({ url, timeoutMillis: 10000, compression: 'gzip' });
     }
     case 'http-json': {
       const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http');
