@@ -151,6 +151,26 @@ uint64_t PhysicalMemoryBytes() {
   return pages > 0 && page_size > 0 ? static_cast<uint64_t>(pages) * page_size : 8ull << 30;
 }
 
+// The threads that run the io_context; stopped and joined on every way out
+// of RunServe, before the servers and handlers they use are destroyed.
+class IoThreads {
+ public:
+  IoThreads(boost::asio::io_context& io, int n) : io_(io) {
+    for (int i = 0; i < n; ++i) threads_.emplace_back([&io] { io.run(); });
+  }
+  ~IoThreads() { Stop(); }
+  void Stop() {
+    io_.stop();
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+
+ private:
+  boost::asio::io_context& io_;
+  std::vector<std::thread> threads_;
+};
+
 // Blocks until SIGTERM or SIGINT.
 int WaitForSignal() {
   sigset_t set;
@@ -186,11 +206,6 @@ int RunServe(const ServerConfig& config) {
     return 1;
   }
   store::Head head;
-  if (auto s = Replay(log->get(), &head); !s.ok()) {
-    spdlog::error("cannot replay the write-ahead log: {}", StdView(s.message()));
-    return 1;
-  }
-
   Admission admission(config.max_inflight_bytes);
   boost::asio::io_context io(config.http_threads);
   auto work = boost::asio::make_work_guard(io);
@@ -226,9 +241,19 @@ int RunServe(const ServerConfig& config) {
   serve::HttpServer query_server(io, "query", &query_api, query_http);
   receive::OtlpGrpcReceiver grpc(&ingester, receiver_options, &admission);
 
+  // The query API listens first, so /healthz and /readyz (503 until then)
+  // answer while a long log is replayed; ingest listens once it is.
+  if (auto s = query_server.Listen(config.query_addr); !s.ok()) {
+    spdlog::error("{}", StdView(s.message()));
+    return 1;
+  }
+  IoThreads threads(io, config.http_threads);
+  if (auto s = Replay(log->get(), &head); !s.ok()) {
+    spdlog::error("cannot replay the write-ahead log: {}", StdView(s.message()));
+    return 1;
+  }
   for (auto [server, address] : {std::pair{&otlp_http_server, &config.otlp_http_addr},
-                                 std::pair{&zipkin_server, &config.zipkin_addr},
-                                 std::pair{&query_server, &config.query_addr}}) {
+                                 std::pair{&zipkin_server, &config.zipkin_addr}}) {
     if (auto s = server->Listen(*address); !s.ok()) {
       spdlog::error("{}", StdView(s.message()));
       return 1;
@@ -238,8 +263,6 @@ int RunServe(const ServerConfig& config) {
     spdlog::error("{}", StdView(s.message()));
     return 1;
   }
-  std::vector<std::thread> threads;
-  for (int i = 0; i < config.http_threads; ++i) threads.emplace_back([&io] { io.run(); });
 
   auto grpc_host = serve::ParseHostPort(config.otlp_grpc_addr);
   const std::string grpc_address =
@@ -282,8 +305,7 @@ int RunServe(const ServerConfig& config) {
   // Let the last answers go out, then stop the I/O threads.
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   work.reset();
-  io.stop();
-  for (auto& t : threads) t.join();
+  threads.Stop();
   spdlog::info("stopped");
   return exit_code;
 }
