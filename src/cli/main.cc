@@ -119,6 +119,7 @@ int main(int argc, char** argv) {
   }
 
   CLI::App app{"Ariadne: tracing, analytics and autoscaling for microservices"};
+  app.set_version_flag("--version", std::string("ariadne ") + ARIADNE_VERSION);
   app.require_subcommand(1);
   CLI::App* serve = app.add_subcommand("serve", "Run the server");
   AddServeOptions(serve, &config);
