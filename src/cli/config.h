@@ -23,7 +23,7 @@ struct ServerConfig {
   std::string listen_file;
 
   std::string wal_sync = "batch";  // always | batch | none
-  std::string wal_batch_window = "10ms";
+  std::string wal_batch_window = "2ms";
   uint64_t wal_segment_bytes = 64ull << 20;
 
   uint64_t max_request_bytes = 16ull << 20;

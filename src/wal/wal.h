@@ -57,7 +57,7 @@ struct Corruption {
 
 struct Options {
   SyncPolicy sync = SyncPolicy::kBatch;
-  std::chrono::milliseconds batch_window{10};
+  std::chrono::milliseconds batch_window{2};
   uint64_t segment_bytes = 64 << 20;  // a new segment starts past this size
 
   // Called by Replay, on its thread, for each damaged region. Optional.
