@@ -72,5 +72,25 @@ TEST(ConfigTest, BadValuesAreRefused) {
   EXPECT_FALSE(Validate(c).ok());
 }
 
+TEST(ConfigTest, ExampleFileLoadsAndMatchesTheDefaults) {
+  ServerConfig c;
+  ASSERT_TRUE(LoadYamlConfig(ARIADNE_SOURCE_DIR "/ariadne.example.yaml", &c).ok());
+  const ServerConfig defaults;
+  EXPECT_EQ(c.data_dir, defaults.data_dir);
+  EXPECT_EQ(c.otlp_grpc_addr, defaults.otlp_grpc_addr);
+  EXPECT_EQ(c.query_addr, defaults.query_addr);
+  EXPECT_EQ(c.wal_sync, defaults.wal_sync);
+  EXPECT_EQ(c.wal_batch_window, defaults.wal_batch_window);
+  EXPECT_EQ(c.wal_segment_bytes, defaults.wal_segment_bytes);
+  EXPECT_EQ(c.max_request_bytes, defaults.max_request_bytes);
+  EXPECT_EQ(c.max_inflight_bytes, defaults.max_inflight_bytes);
+  EXPECT_EQ(c.max_head_bytes, defaults.max_head_bytes);
+  EXPECT_EQ(c.max_connections, defaults.max_connections);
+  EXPECT_EQ(c.limits.max_attributes_per_span, defaults.limits.max_attributes_per_span);
+  EXPECT_EQ(c.limits.max_value_depth, defaults.limits.max_value_depth);
+  EXPECT_EQ(c.http_threads, defaults.http_threads);
+  EXPECT_TRUE(Validate(c).ok());
+}
+
 }  // namespace
 }  // namespace ariadne::cli
