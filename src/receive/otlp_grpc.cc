@@ -2,6 +2,7 @@
 
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
@@ -17,6 +18,9 @@ class GrpcServerHolder {
 };
 
 namespace {
+
+// Export calls served at once on one connection (the HTTP/2 setting).
+constexpr int kMaxConcurrentStreams = 64;
 
 constexpr char kExportMethod[] = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
@@ -144,6 +148,7 @@ class OtlpGrpcReceiver::Service : public grpc::CallbackGenericService {
 OtlpGrpcReceiver::OtlpGrpcReceiver(Ingester* ingester, ReceiverOptions options,
                                    Admission* admission)
     : service_(std::make_unique<Service>(ingester, std::move(options), admission)),
+      admission_limit_(admission != nullptr ? admission->limit() : 0),
       server_(std::make_unique<GrpcServerHolder>()) {}
 
 OtlpGrpcReceiver::~OtlpGrpcReceiver() { Shutdown(0); }
@@ -154,6 +159,15 @@ absl::Status OtlpGrpcReceiver::Start(const std::string& address) {
   builder.RegisterCallbackGenericService(service_.get());
   const uint64_t max = service_->options().max_request_bytes;
   builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<uint64_t>(max, INT32_MAX)));
+  // gRPC reads a whole message before the reactor sees it, so the admission
+  // budget alone cannot bound what it buffers: its own memory quota and a
+  // cap on concurrent calls per connection do.
+  if (admission_limit_ > 0) {
+    grpc::ResourceQuota quota("otlp_grpc");
+    quota.Resize(static_cast<size_t>(admission_limit_));
+    builder.SetResourceQuota(quota);
+  }
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams);
   server_->server = builder.BuildAndStart();
   if (server_->server == nullptr || port_ == 0) {
     return absl::UnavailableError(absl::StrCat("otlp_grpc: cannot listen on ", address));

@@ -34,6 +34,7 @@ class OtlpGrpcReceiver {
  private:
   class Service;
   std::unique_ptr<Service> service_;
+  const uint64_t admission_limit_;
   std::unique_ptr<class GrpcServerHolder> server_;
   int port_ = 0;
 };
