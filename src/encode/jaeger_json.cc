@@ -38,24 +38,6 @@ void StartTag(std::string_view key, std::string_view type, JsonWriter* w) {
   Key(w, "value");
 }
 
-std::string_view SpanKindTag(model::SpanKind kind) {
-  switch (kind) {
-    case model::SpanKind::kServer:
-      return "server";
-    case model::SpanKind::kClient:
-      return "client";
-    case model::SpanKind::kProducer:
-      return "producer";
-    case model::SpanKind::kConsumer:
-      return "consumer";
-    case model::SpanKind::kInternal:
-      return "internal";
-    case model::SpanKind::kUnspecified:
-      break;
-  }
-  return {};
-}
-
 void WriteAttributeTags(const SpanBatch& b, Range r, JsonWriter* w) {
   for (uint32_t i = 0; i < r.count; ++i) WriteJaegerAttributeTag(b, b.attributes[r.first + i], w);
 }
@@ -124,7 +106,7 @@ void WriteTags(const SpanBatch& b, uint32_t row, JsonWriter* w) {
   if (!scope.name.empty()) WriteJaegerStringTag("otel.scope.name", scope.name, w);
   if (!scope.version.empty()) WriteJaegerStringTag("otel.scope.version", scope.version, w);
   WriteAttributeTags(b, b.span_attributes[row], w);
-  if (const std::string_view kind = SpanKindTag(b.kind[row]); !kind.empty()) {
+  if (const std::string_view kind = model::SpanKindShortName(b.kind[row]); !kind.empty()) {
     WriteJaegerStringTag("span.kind", kind, w);
   }
   switch (b.status_code[row]) {

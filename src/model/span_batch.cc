@@ -138,6 +138,24 @@ std::string_view SpanKindName(SpanKind kind) {
   return "SPAN_KIND_UNSPECIFIED";
 }
 
+std::string_view SpanKindShortName(SpanKind kind) {
+  switch (kind) {
+    case SpanKind::kServer:
+      return "server";
+    case SpanKind::kClient:
+      return "client";
+    case SpanKind::kProducer:
+      return "producer";
+    case SpanKind::kConsumer:
+      return "consumer";
+    case SpanKind::kInternal:
+      return "internal";
+    case SpanKind::kUnspecified:
+      break;
+  }
+  return "";
+}
+
 std::string_view StatusCodeName(StatusCode code) {
   switch (code) {
     case StatusCode::kOk:

@@ -249,7 +249,9 @@ std::string ToHex(const std::array<uint8_t, N>& id) {
 bool ParseHexId(std::string_view hex, std::span<uint8_t> out);
 bool ParseTraceIdLenient(std::string_view hex, TraceId* out);
 
-std::string_view SpanKindName(SpanKind kind);      // "SPAN_KIND_SERVER"
+std::string_view SpanKindName(SpanKind kind);  // "SPAN_KIND_SERVER"
+// Jaeger's lower-case form ("server", "client", ...); "" for unspecified.
+std::string_view SpanKindShortName(SpanKind kind);
 std::string_view StatusCodeName(StatusCode code);  // "STATUS_CODE_ERROR"
 
 }  // namespace ariadne::model

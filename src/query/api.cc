@@ -93,30 +93,12 @@ HttpResponse V3Error(int status, std::string_view message) {
   return Json(status, sb.GetString());
 }
 
-std::string_view KindParam(model::SpanKind kind) {
-  switch (kind) {
-    case model::SpanKind::kServer:
-      return "server";
-    case model::SpanKind::kClient:
-      return "client";
-    case model::SpanKind::kProducer:
-      return "producer";
-    case model::SpanKind::kConsumer:
-      return "consumer";
-    case model::SpanKind::kInternal:
-      return "internal";
-    case model::SpanKind::kUnspecified:
-      break;
-  }
-  return "";
-}
-
 absl::StatusOr<std::optional<model::SpanKind>> ParseKind(std::string_view s) {
   if (s.empty()) return std::optional<model::SpanKind>();
   for (auto k :
        {model::SpanKind::kUnspecified, model::SpanKind::kInternal, model::SpanKind::kServer,
         model::SpanKind::kClient, model::SpanKind::kProducer, model::SpanKind::kConsumer}) {
-    if (s == KindParam(k) || s == model::SpanKindName(k)) return std::optional(k);
+    if (s == model::SpanKindShortName(k) || s == model::SpanKindName(k)) return std::optional(k);
   }
   return absl::InvalidArgumentError(
       absl::StrCat("unknown span kind \"", std::string(s),
@@ -131,7 +113,7 @@ void WriteOperations(const std::vector<store::Operation>& ops, JsonWriter& w) {
     w.Key("name");
     Str(w, op.name);
     w.Key("spanKind");
-    Str(w, KindParam(op.kind));
+    Str(w, model::SpanKindShortName(op.kind));
     w.EndObject();
   }
   w.EndArray();

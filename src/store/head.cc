@@ -20,24 +20,6 @@ std::string_view ServiceOf(const SpanBatch& batch, uint32_t row) {
 
 namespace {
 
-std::string_view KindTag(SpanKind kind) {
-  switch (kind) {
-    case SpanKind::kServer:
-      return "server";
-    case SpanKind::kClient:
-      return "client";
-    case SpanKind::kProducer:
-      return "producer";
-    case SpanKind::kConsumer:
-      return "consumer";
-    case SpanKind::kInternal:
-      return "internal";
-    case SpanKind::kUnspecified:
-      break;
-  }
-  return "unspecified";
-}
-
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -92,7 +74,9 @@ bool TagMatches(const SpanBatch& b, uint32_t row, std::string_view key, std::str
     const bool is_error = b.status_code[row] == StatusCode::kError;
     if ((value == "true") == is_error) return true;
   } else if (key == "span.kind") {
-    if (EqualsIgnoreCase(KindTag(b.kind[row]), value)) return true;
+    std::string_view kind = model::SpanKindShortName(b.kind[row]);
+    if (kind.empty()) kind = "unspecified";
+    if (EqualsIgnoreCase(kind, value)) return true;
   } else if (key == "otel.status_code") {
     std::string_view code = model::StatusCodeName(b.status_code[row]);
     code.remove_prefix(sizeof("STATUS_CODE_") - 1);
