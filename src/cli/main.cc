@@ -1,6 +1,7 @@
 // ariadne: one binary, subcommands for each role.
 //   ariadne serve   run the server (receivers, log, head, query API)
 //   ariadne query   read traces from a running server
+//   ariadne sim     simulate a microservice application (docs/sim.md)
 //   ariadne bench   measure ingest (see bench/README.md)
 #include <signal.h>
 
@@ -11,6 +12,7 @@
 #include "cli/config.h"
 #include "cli/query_command.h"
 #include "cli/serve_command.h"
+#include "sim/sim_command.h"
 #include "spdlog/cfg/env.h"
 #include "spdlog/spdlog.h"
 
@@ -142,6 +144,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   q_search->add_option("--limit", query.limit, "Most traces shown")->capture_default_str();
 
+  ariadne::sim::SimCommandOptions sim_options;
+  CLI::App* sim = app.add_subcommand(
+      "sim", "Simulate a microservice application: real OTLP spans, a scale API, labeled faults");
+  ariadne::sim::AddSimFlags(sim, &sim_options);
+
 #ifdef ARIADNE_WITH_BENCH
   ariadne::bench::IngestBenchOptions bench_options;
   CLI::App* bench = app.add_subcommand("bench", "Benchmarks");
@@ -159,6 +166,7 @@ int main(int argc, char** argv) {
   }
   if (q_trace->parsed()) return RunQueryTrace(query);
   if (q_search->parsed()) return RunQuerySearch(query);
+  if (sim->parsed()) return ariadne::sim::RunSim(sim_options);
 #ifdef ARIADNE_WITH_BENCH
   if (bench_ingest->parsed()) return ariadne::bench::RunIngestBench(bench_options);
 #endif
