@@ -92,21 +92,6 @@ std::string DbOperation(const Operation& op) {
   return op.db_operation.empty() ? op.name : op.db_operation;
 }
 
-// The span name of an operation, as its own SERVER span and as callers'
-// CLIENT spans name it.
-std::string OperationSpanName(const Service& s, const Operation& op) {
-  if (!op.span_name.empty()) return op.span_name;
-  switch (s.protocol) {
-    case Protocol::kHttp:
-      return HttpMethod(op) + " " + HttpRoute(op);
-    case Protocol::kGrpc:
-    case Protocol::kThrift:
-      return RpcService(s) + "/" + op.name;
-    case Protocol::kDatabase:
-      return DbOperation(op);
-  }
-  return op.name;
-}
 
 // Attributes describing the callee operation; `client` adds the peer.
 void AddOperationAttributes(std::string* out, const Service& s, const Operation& op, bool client) {
@@ -200,6 +185,20 @@ void PutBigEndian(uint64_t v, char* out) {
 }
 
 }  // namespace
+
+std::string OperationSpanName(const Service& s, const Operation& op) {
+  if (!op.span_name.empty()) return op.span_name;
+  switch (s.protocol) {
+    case Protocol::kHttp:
+      return HttpMethod(op) + " " + HttpRoute(op);
+    case Protocol::kGrpc:
+    case Protocol::kThrift:
+      return RpcService(s) + "/" + op.name;
+    case Protocol::kDatabase:
+      return DbOperation(op);
+  }
+  return op.name;
+}
 
 SpanEncoder::SpanEncoder(const Topology& topology, const std::vector<std::string>& fault_ids,
                          bool fault_attributes)

@@ -49,6 +49,10 @@ struct SimSpan {
   int16_t fault = -1;      // index of the fault that affected it, or -1
 };
 
+// The span name of an operation, as its own SERVER span and as callers'
+// CLIENT spans name it: "GET /cart", "hipstershop.CartService/GetCart", "HGET".
+std::string OperationSpanName(const Service& service, const Operation& op);
+
 class SpanEncoder {
  public:
   SpanEncoder(const Topology& topology, const std::vector<std::string>& fault_ids,

@@ -10,6 +10,7 @@
 #include "decode/decode.h"
 #include "model/span_batch.h"
 #include "model/value_format.h"
+#include "sim/emit.h"
 #include "fmt/format.h"
 
 namespace ariadne::sim {
@@ -486,6 +487,243 @@ requests:
   EXPECT_EQ(clients, 3 * s.latency.count);
   EXPECT_EQ(servers, 3 * s.latency.count);
 }
+
+
+TEST(EngineTest, CpuSaturationAndLeak) {
+  Topology t = MustParse(kShop);
+  t.services[1].startup_delay = 2 * kSecond;
+  auto faults = ParseFaults(R"(
+faults:
+  - {type: cpu_saturation, service: b, start: 10s, duration: 10s, factor: 3}
+  - {type: leak, service: a, start: 30s, duration: 20s, rate: 0.5, leak_bytes_per_second: 200Mi}
+)",
+                            t);
+  ASSERT_TRUE(faults.ok()) << faults.status();
+  MemorySink sink;
+  SimOptions o = FastOptions(60 * kSecond, 20);
+  o.faults = *faults;
+  Engine engine(t, o, &sink);
+  std::map<int, PodStatus> a_pod;
+  std::map<int, double> b_cpu;
+  engine.SetTicker(kSecond, [&](Engine& e, Nanos now) {
+    const ClusterSnapshot snap = e.Snapshot();
+    for (const PodStatus& p : snap.pods) {
+      if (p.deployment == "a") a_pod[static_cast<int>(now / kSecond)] = p;
+      if (p.deployment == "b") b_cpu[static_cast<int>(now / kSecond)] = p.cpu_seconds_total;
+    }
+  });
+  const Summary s = engine.Run();
+  // Saturated: every worker busy (64 cores' worth) for the 10 s window;
+  // outside it, ~20 rps x 0.75 x 5 ms.
+  EXPECT_NEAR(b_cpu[21] - b_cpu[9], 64 * 10, 5);
+  EXPECT_LT(b_cpu[9], 2);
+  // Leak: 64Mi + 200Mi/s reaches the 1Gi limit after ~5 s: the replica is
+  // OOM-killed and restarted (not ready for the 2 s start-up delay), again
+  // and again during the window; never before or after it.
+  EXPECT_EQ(a_pod[29].restarts, 0);
+  EXPECT_GE(a_pod[50].restarts, 2);
+  EXPECT_EQ(a_pod[59].restarts, a_pod[51].restarts);
+  EXPECT_LT(a_pod[59].memory_working_set_bytes, 128 << 20);
+  // Service time grows with uptime under the leak: 3 ms x (1 + 0.5 x age).
+  int64_t slow = 0;
+  for (const DecodedSpan& d : DecodeAll(sink)) {
+    if (d.service != "a" || d.kind != "server") continue;
+    const Nanos at = d.start - o.epoch_unix_nano;
+    const Nanos took = d.end - d.start;
+    if (at < 30 * kSecond || at >= 50 * kSecond) {
+      EXPECT_EQ(took, 3 * kMillisecond) << at;
+    } else {
+      slow += took > 4 * kMillisecond;
+    }
+  }
+  EXPECT_GT(slow, 100);
+  EXPECT_GT(s.services[1].refused, 0);  // calls while it restarted
+}
+
+// Every built-in topology: each trace is exactly what its call graph says.
+// Each SERVER span's CLIENT children are matched step by step against its
+// operation (calls skipped only when their probability allows, retries only
+// after a failed attempt, steps in order, parallel steps together and within
+// their concurrency, nothing after a failure), each CLIENT span to an
+// instrumented service has that service's SERVER span under it (none for an
+// uninstrumented one), and the request types follow the mix.
+class BuiltinTopologyTest : public ::testing::TestWithParam<std::string> {};
+
+int Attempt(const DecodedSpan* d) {
+  auto it = d->attrs.find("http.request.resend_count");
+  if (it == d->attrs.end()) it = d->attrs.find("sim.retry");
+  return it == d->attrs.end() ? 0 : std::stoi(it->second);
+}
+
+std::string CallName(const Topology& t, const Call& call) {
+  return OperationSpanName(t.services[call.service], t.services[call.service].operations[call.operation]);
+}
+
+// Matches a SERVER span's CLIENT children (sorted by start) against the
+// steps of `op`; returns "" if they fit, else what does not.
+std::string MatchCalls(const Topology& t, const Operation& op, const DecodedSpan& server,
+                       const std::vector<const DecodedSpan*>& calls) {
+  size_t next = 0;
+  int64_t prev_end = server.start;
+  bool failed = false;
+  for (const Step& step : op.steps) {
+    if (failed) break;
+    std::multiset<std::string> expected, required;
+    for (const Call& call : step.calls) {
+      expected.insert(CallName(t, call));
+      if (call.probability >= 1) required.insert(CallName(t, call));
+    }
+    std::vector<const DecodedSpan*> made;
+    while (next < calls.size() && expected.count(calls[next]->name) > 0) {
+      const DecodedSpan* c = calls[next];
+      if (Attempt(c) == 0) {
+        if (!step.parallel && !made.empty()) break;
+        expected.erase(expected.find(c->name));
+        if (required.count(c->name)) required.erase(required.find(c->name));
+      } else {
+        bool after_failure = false;
+        for (const DecodedSpan* m : made) after_failure |= m->name == c->name && m->error && m->end <= c->start;
+        if (!after_failure) return "a retry of " + c->name + " without a failed attempt";
+      }
+      if (c->start < prev_end) return c->name + " started before the previous step ended";
+      made.push_back(c);
+      ++next;
+      if (!step.parallel && expected.empty()) {
+        while (next < calls.size() && calls[next]->name == c->name && Attempt(calls[next]) > 0) {
+          made.push_back(calls[next++]);
+        }
+        break;
+      }
+    }
+    if (!required.empty()) return "missing call " + *required.begin();
+    if (step.parallel && !made.empty()) {
+      const size_t limit = step.concurrency > 0 ? step.concurrency : step.calls.size();
+      for (const DecodedSpan* a : made) {
+        size_t overlapping = 0;
+        for (const DecodedSpan* b : made) overlapping += b->start <= a->start && a->start < b->end;
+        if (overlapping > limit) return "more than " + std::to_string(limit) + " calls at once";
+      }
+      for (const DecodedSpan* m : made) {
+        if (step.concurrency == 0 && Attempt(m) == 0 && m->start != made.front()->start) {
+          return "parallel calls did not start together";
+        }
+      }
+    }
+    // A call whose last attempt failed fails the step unless it is optional.
+    std::map<std::string, const DecodedSpan*> last;
+    for (const DecodedSpan* m : made) {
+      prev_end = std::max(prev_end, m->end);
+      last[m->name] = m;
+    }
+    for (const auto& [name, m] : last) {
+      bool optional = false;
+      for (const Call& call : step.calls) optional |= CallName(t, call) == name && call.optional;
+      if (m->error && !optional) failed = true;
+    }
+  }
+  if (next != calls.size()) return "unexpected call " + calls[next]->name;
+  if (failed && !server.error) return "a failed call did not fail the caller";
+  return "";
+}
+
+TEST_P(BuiltinTopologyTest, TracesMatchTheCallGraph) {
+  auto loaded = LoadTopology(GetParam());
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const Topology& t = *loaded;
+  MemorySink sink;
+  SimOptions o = FastOptions(60 * kSecond, 40);
+  Engine engine(t, o, &sink);
+  const Summary summary = engine.Run();
+  const std::vector<DecodedSpan> spans = DecodeAll(sink);
+  ASSERT_EQ(static_cast<int64_t>(spans.size()), summary.spans);
+
+  // (service, server span name) -> operations (one endpoint may stand for
+  // several modelled operations).
+  std::map<std::pair<std::string, std::string>, std::vector<int>> ops;
+  for (const Service& svc : t.services) {
+    for (size_t oi = 0; oi < svc.operations.size(); ++oi) {
+      ops[{svc.name, OperationSpanName(svc, svc.operations[oi])}].push_back(static_cast<int>(oi));
+    }
+  }
+  std::map<std::string, std::vector<const DecodedSpan*>> children;
+  std::map<std::string, int> roots_by_name;
+  int64_t roots = 0;
+  for (const DecodedSpan& d : spans) {
+    children[d.parent].push_back(&d);
+    if (d.parent.empty()) {
+      ++roots;
+      ++roots_by_name[d.name];
+    }
+  }
+  EXPECT_EQ(roots, summary.latency.count);
+  int64_t checked = 0;
+  for (const DecodedSpan& server : spans) {
+    if (server.kind != "server") continue;
+    auto op_it = ops.find({server.service, server.name});
+    ASSERT_NE(op_it, ops.end()) << server.service << " " << server.name;
+    const int si = t.FindService(server.service);
+    std::vector<const DecodedSpan*> calls;
+    for (const DecodedSpan* c : children[server.id]) {
+      ASSERT_EQ(c->kind, "client") << server.name << " has a non-client child " << c->name;
+      ASSERT_EQ(c->service, server.service);
+      calls.push_back(c);
+    }
+    std::sort(calls.begin(), calls.end(), [](auto* a, auto* b) { return a->start < b->start; });
+    std::string problems;
+    bool matched = false;
+    for (int oi : op_it->second) {
+      const std::string p = MatchCalls(t, t.services[si].operations[oi], server, calls);
+      if (p.empty()) {
+        matched = true;
+        break;
+      }
+      problems += p + "; ";
+    }
+    ASSERT_TRUE(matched) << server.service << " " << server.name << ": " << problems;
+    // Each CLIENT span: the callee's SERVER span under it, if instrumented
+    // (and unless the call was refused).
+    for (const DecodedSpan* c : calls) {
+      const auto& below = children[c->id];
+      const std::string peer = c->attrs.count("peer.service") ? c->attrs.at("peer.service") : "";
+      const int callee = t.FindService(peer);
+      ASSERT_GE(callee, 0) << c->name << " has no peer.service";
+      const bool refused = c->error && c->attrs.count("error.type") &&
+                           (c->attrs.at("error.type") == "503" || c->attrs.at("error.type") == "UNAVAILABLE" ||
+                            c->attrs.at("error.type") == "unavailable");
+      if (!t.services[callee].instrumented) {
+        EXPECT_TRUE(below.empty()) << c->name;
+      } else if (!refused) {
+        ASSERT_EQ(below.size(), 1u) << c->name;
+        EXPECT_EQ(below[0]->kind, "server");
+        EXPECT_EQ(below[0]->name, c->name);
+        EXPECT_EQ(below[0]->service, peer);
+        EXPECT_GE(below[0]->start, c->start);
+      }
+    }
+    ++checked;
+  }
+  EXPECT_GT(checked, 1000);
+  // The mix: each request type's share within five standard errors.
+  double total_weight = 0;
+  for (const RequestType& rt : t.requests) total_weight += rt.weight;
+  std::map<std::string, double> expected_share;
+  for (const RequestType& rt : t.requests) {
+    expected_share[OperationSpanName(t.services[rt.service], t.services[rt.service].operations[rt.operation])] +=
+        rt.weight / total_weight;
+  }
+  for (const auto& [name, p] : expected_share) {
+    const double se = std::sqrt(p * (1 - p) / static_cast<double>(roots));
+    const double share = static_cast<double>(roots_by_name[name]) / static_cast<double>(roots);
+    EXPECT_NEAR(share, p, 5 * se + 1e-9) << name;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(All, BuiltinTopologyTest, ::testing::ValuesIn(BuiltinTopologyNames()),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           std::replace(n.begin(), n.end(), '-', '_');
+                           return n;
+                         });
 
 }  // namespace
 }  // namespace ariadne::sim
