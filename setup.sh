@@ -27,6 +27,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   nodejs npm
+  prometheus
 )
 
 log() { printf '\n==> %s\n' "$*" >&2; }
@@ -51,6 +52,14 @@ install_packages() {
   log "installing: ${missing[*]}"
   $sudo apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # Debian's prometheus package enables and starts a system-wide daemon on :9090.
+  # The tests start their own (ephemeral port, temporary storage), so a daemon
+  # this install brought up is stopped and disabled; one that was there before
+  # is left alone.
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && [[ -d /run/systemd/system ]] \
+      && command -v systemctl >/dev/null; then
+    $sudo systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  fi
 }
 
 build() {

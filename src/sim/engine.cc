@@ -199,6 +199,7 @@ struct Engine::State {
   Rng arrivals_rng, work_rng, id_rng, pod_rng;
 
   Nanos now = 0;
+  Nanos end_time = 0;  // the run's end: the duration, or when it was stopped
   uint64_t seq = 0;
   std::vector<Event> heap;
   double max_rate = 0;
@@ -223,6 +224,7 @@ struct Engine::State {
   std::vector<std::vector<float>> type_latencies;
   std::vector<int64_t> type_errors, type_violations;
   int64_t errors = 0, violations = 0;
+  int64_t arrivals = 0;
   std::vector<float> minute_latencies;
   int64_t minute_errors = 0, minute_violations = 0;
   std::vector<MinuteStats> minutes;
@@ -255,7 +257,7 @@ struct Engine::State {
   // ---- replicas ----
   void Account(int s) {
     ServiceState& ss = services[s];
-    const Nanos until = std::min(now, options.duration);
+    const Nanos until = std::min(now, end_time);
     if (until > ss.last_account) {
       ss.pod_ns += static_cast<Nanos>(ss.running) * (until - ss.last_account);
       ss.ready_ns += static_cast<Nanos>(ss.ready) * (until - ss.last_account);
@@ -479,6 +481,7 @@ struct Engine::State {
 
   void OnArrival() {
     ScheduleNextArrival(now);
+    ++arrivals;
     // The request type, by weight.
     double x = arrivals_rng.Uniform() * total_weight;
     int type = 0;
@@ -1057,6 +1060,7 @@ absl::Status Engine::SetReplicas(std::string_view deployment, int32_t replicas) 
 
 Summary Engine::Run(const std::atomic<bool>* stop, std::function<void(const Progress&)> progress) {
   State& s = *s_;
+  s.end_time = s.options.duration;
   const double wall0 = WallSeconds();
   const double cpu0 = ProcessCpuSeconds();
   s.max_rate = s.options.profile.MaxRate(s.options.duration);
@@ -1137,20 +1141,23 @@ Summary Engine::Run(const std::atomic<bool>* stop, std::function<void(const Prog
       }
     }
   }
-  s.now = std::max(s.now, s.options.duration);
+  if (stop != nullptr && stop->load()) {
+    s.end_time = std::min(s.now, s.options.duration);  // stopped early
+  }
+  s.now = std::max(s.now, s.end_time);
   s.FlushSpans();
   report();
 
   Summary sum;
   sum.topology = s.topology.name;
   sum.seed = s.options.seed;
-  sum.sim_seconds = static_cast<double>(s.options.duration) / 1e9;
+  sum.sim_seconds = static_cast<double>(s.end_time) / 1e9;
   sum.spans = s.span_count;
   sum.slo_ms = static_cast<double>(s.options.slo) / 1e6;
   sum.faults = static_cast<int>(s.options.faults.size());
-  if (s.minute_start < s.options.duration) {  // a last, partial minute
+  if (s.minute_start < s.end_time) {  // a last, partial minute
     const Nanos saved = s.now;
-    s.now = s.options.duration;
+    s.now = s.end_time;
     s.CloseMinute();
     s.now = saved;
   }
@@ -1162,8 +1169,10 @@ Summary Engine::Run(const std::atomic<bool>* stop, std::function<void(const Prog
     sum.request_types.push_back(std::move(rt));
   }
   sum.latency = MakeStats(&s.latencies, s.errors, s.violations);
-  sum.slo_violations_per_minute =
-      static_cast<double>(s.violations) / std::max(sum.sim_seconds / 60.0, 1.0 / 60.0);
+  sum.unfinished = s.arrivals - sum.latency.count;
+  // Requests still in flight after the drain limit certainly missed the SLO.
+  sum.slo_violations_per_minute = static_cast<double>(s.violations + sum.unfinished) /
+                                  std::max(sum.sim_seconds / 60.0, 1.0 / 60.0);
   for (size_t i = 0; i < s.services.size(); ++i) {
     s.Account(static_cast<int>(i));
     const ServiceState& ss = s.services[i];

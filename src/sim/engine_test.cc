@@ -540,6 +540,19 @@ faults:
   EXPECT_GT(s.services[1].refused, 0);  // calls while it restarted
 }
 
+TEST(EngineTest, StoppedEarlyTheSummaryCoversWhatRan) {
+  Topology t = MustParse(kShop);
+  Engine engine(t, FastOptions(600 * kSecond, 20), nullptr);
+  std::atomic<bool> stop{false};
+  engine.SetTicker(kSecond, [&](Engine&, Nanos now) {
+    if (now >= 20 * kSecond) stop.store(true);
+  });
+  const Summary s = engine.Run(&stop);
+  EXPECT_NEAR(s.sim_seconds, 20, 0.01);
+  EXPECT_NEAR(s.services[0].replica_seconds, 20, 0.01);
+  EXPECT_NEAR(static_cast<double>(s.latency.count + s.unfinished), 20 * 20, 5 * std::sqrt(400.0));
+}
+
 // Every built-in topology: each trace is exactly what its call graph says.
 // Each SERVER span's CLIENT children are matched step by step against its
 // operation (calls skipped only when their probability allows, retries only

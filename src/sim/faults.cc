@@ -1,5 +1,7 @@
 #include "sim/faults.h"
 
+#include "sim/yaml_util.h"
+
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <yaml-cpp/yaml.h>
@@ -23,46 +25,9 @@
 
 namespace ariadne::sim {
 
+using namespace yaml_util;  // NOLINT: the readers below are written in their terms
+
 namespace {
-
-// Debian's Abseil has its own absl::string_view, so messages are built with
-// these rather than absl::StrCat/StrJoin (which do not take std::string_view).
-inline void AppendTo(std::string& out, std::string_view v) { out.append(v); }
-inline void AppendTo(std::string& out, absl::string_view v) { out.append(v.data(), v.size()); }
-inline void AppendTo(std::string& out, const std::string& v) { out.append(v); }
-inline void AppendTo(std::string& out, const char* v) { out.append(v); }
-template <typename T>
-requires std::is_arithmetic_v<T>
-void AppendTo(std::string& out, T v) { out += fmt::format("{}", v); }
-template <typename... Args>
-std::string Cat(const Args&... args) {
-  std::string out;
-  (AppendTo(out, args), ...);
-  return out;
-}
-template <typename Container>
-std::string Join(const Container& items, std::string_view separator) {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out.append(separator);
-    AppendTo(out, item);
-  }
-  return out;
-}
-inline std::string_view Strip(std::string_view s) {
-  while (!s.empty() && absl::ascii_isspace(static_cast<unsigned char>(s.front())))
-    s.remove_prefix(1);
-  while (!s.empty() && absl::ascii_isspace(static_cast<unsigned char>(s.back())))
-    s.remove_suffix(1);
-  return s;
-}
-
-#define SIM_RETURN_IF_ERROR(expr)             \
-  do {                                        \
-    if (absl::Status s_ = (expr); !s_.ok()) { \
-      return s_;                              \
-    }                                         \
-  } while (false)
 
 struct TypeInfo {
   Fault::Type type;
@@ -95,65 +60,10 @@ constexpr std::string_view kEntryKeys[] = {"id",
                                            "replicas",
                                            "leak_bytes_per_second"};
 
-std::string LineOf(const YAML::Node& node) {
-  if (!node.IsDefined() || node.Mark().is_null()) return "";
-  return Cat(" (line ", node.Mark().line + 1, ")");
-}
-
-absl::Status Error(std::string_view path, const YAML::Node& node, std::string_view message) {
-  return absl::InvalidArgumentError(Cat(path, ": ", message, LineOf(node)));
-}
-
-absl::Status ReadString(const YAML::Node& node, std::string_view path, std::string* out) {
-  if (!node.IsScalar() || node.Scalar().empty()) return Error(path, node, "expected a string");
-  *out = node.Scalar();
-  return absl::OkStatus();
-}
-
-absl::Status ReadDouble(const YAML::Node& node, std::string_view path, double* out) {
-  if (!node.IsScalar() || !absl::SimpleAtod(node.Scalar(), out) || !std::isfinite(*out)) {
-    return Error(path, node, "expected a number");
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ReadDuration(const YAML::Node& node, std::string_view path, Nanos* out) {
-  if (!node.IsScalar()) return Error(path, node, "expected a duration such as 5m");
-  absl::StatusOr<Nanos> d = ParseDuration(node.Scalar());
-  if (!d.ok()) return Error(path, node, StdView(d.status().message()));
-  *out = *d;
-  return absl::OkStatus();
-}
-
-// Bytes (per second): a number, or with a suffix Ki, Mi, Gi (1024s) or k, M, G (1000s).
-absl::Status ReadBytes(const YAML::Node& node, std::string_view path, double* out) {
-  static constexpr std::pair<std::string_view, double> kSuffixes[] = {
-      {"Ki", 1024.0}, {"Mi", 1024.0 * 1024}, {"Gi", 1024.0 * 1024 * 1024}, {"k", 1e3}, {"M", 1e6},
-      {"G", 1e9}};
-  if (node.IsScalar()) {
-    std::string_view text = Strip(node.Scalar());
-    double unit = 1;
-    for (const auto& [suffix, scale] : kSuffixes) {
-      if (text.ends_with(suffix)) {
-        text.remove_suffix(suffix.size());
-        unit = scale;
-        break;
-      }
-    }
-    double value = 0;
-    if (absl::SimpleAtod(AbslView(text), &value) && std::isfinite(value)) {
-      if (value < 0) return Error(path, node, "must not be negative");
-      *out = value * unit;
-      return absl::OkStatus();
-    }
-  }
-  return Error(path, node, "expected a number of bytes such as 1Mi or 65536");
-}
-
 absl::Status ReadService(const YAML::Node& node, std::string_view path, const Topology& topology,
                          int* out) {
   std::string name;
-  SIM_RETURN_IF_ERROR(ReadString(node, path, &name));
+  SIM_RETURN_IF_ERROR(ReadNonEmptyString(node, path, &name));
   *out = topology.FindService(name);
   if (*out < 0) {
     return Error(path, node, Cat("unknown service '", name, "' in topology ", topology.name));
@@ -187,7 +97,7 @@ absl::Status ParseFault(const YAML::Node& node, const std::string& path, const T
   const YAML::Node type_node = node["type"];
   if (!type_node) return Error(path, node, "missing key 'type'");
   std::string type_name;
-  SIM_RETURN_IF_ERROR(ReadString(type_node, path + ".type", &type_name));
+  SIM_RETURN_IF_ERROR(ReadNonEmptyString(type_node, path + ".type", &type_name));
   const TypeInfo* info = nullptr;
   for (const TypeInfo& t : kTypes) {
     if (t.name == type_name) info = &t;
@@ -221,7 +131,7 @@ absl::Status ParseFault(const YAML::Node& node, const std::string& path, const T
     if (!node[std::string(key)]) return Error(path, node, Cat("missing key '", key, "'"));
   }
 
-  if (const YAML::Node n = node["id"]) SIM_RETURN_IF_ERROR(ReadString(n, path + ".id", &fault->id));
+  if (const YAML::Node n = node["id"]) SIM_RETURN_IF_ERROR(ReadNonEmptyString(n, path + ".id", &fault->id));
   SIM_RETURN_IF_ERROR(ReadDuration(node["start"], path + ".start", &fault->start));
   SIM_RETURN_IF_ERROR(ReadDuration(node["duration"], path + ".duration", &fault->duration));
   if (fault->duration <= 0) return Error(path + ".duration", node["duration"], "must be > 0");
@@ -233,7 +143,7 @@ absl::Status ParseFault(const YAML::Node& node, const std::string& path, const T
   }
   if (const YAML::Node n = node["operation"]) {
     std::string name;
-    SIM_RETURN_IF_ERROR(ReadString(n, path + ".operation", &name));
+    SIM_RETURN_IF_ERROR(ReadNonEmptyString(n, path + ".operation", &name));
     const Service& service = topology.services[fault->service];
     fault->operation = service.FindOperation(name);
     if (fault->operation < 0) {

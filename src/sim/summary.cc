@@ -71,6 +71,8 @@ std::string Summary::ToJson() const {
   Number(&w, slo_ms);
   w.Key("requests");
   WriteLatency(&w, latency);
+  w.Key("unfinished_requests");
+  w.Int64(unfinished);
   w.Key("slo_violations_per_minute");
   Number(&w, slo_violations_per_minute);
   w.Key("faults");
@@ -159,6 +161,9 @@ std::string Summary::ToText() const {
       latency.p50_ms, latency.p95_ms, latency.p99_ms);
   out += fmt::format("SLO {:.0f} ms: {} violations, {:.1f} per minute\n", slo_ms,
                      latency.slo_violations, slo_violations_per_minute);
+  if (unfinished > 0) {
+    out += fmt::format("{} requests still in flight at the end (not counted above)\n", unfinished);
+  }
   out += fmt::format("{:<28} {:>10} {:>10} {:>10} {:>8} {:>8}\n", "service", "calls", "errors",
                      "replica-s", "cpu-s", "max-rep");
   for (const ServiceSummary& s : services) {

@@ -50,7 +50,8 @@ struct Summary {
   double cpu_seconds = 0;  // of the whole process
   int64_t spans = 0;
   double slo_ms = 0;
-  LatencyStats latency;    // every request
+  LatencyStats latency;    // every request that finished
+  int64_t unfinished = 0;  // arrived but still in flight when the run ended
   double slo_violations_per_minute = 0;
   std::vector<RequestTypeSummary> request_types;
   std::vector<ServiceSummary> services;
