@@ -7,6 +7,7 @@ import { execFile, spawn } from 'node:child_process';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 import {
@@ -22,6 +23,7 @@ import {
 } from './lib/server.mjs';
 
 const run = promisify(execFile);
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 async function sim(args) {
   try {
@@ -195,6 +197,22 @@ describe('ariadne sim', () => {
     } finally {
       child.kill('SIGKILL');
     }
+  });
+
+  it('runs the examples in examples/sim as documented', async () => {
+    // docs/sim.md and docs/evaluation.md quote this: Erlang C says 17.46 ms.
+    let res = await sim(['--topology', path.join(repo, 'examples/sim/mmc.yaml'), '--duration', '1h',
+      '--rps', '320', '--as-fast-as-possible', '--otlp', 'none', '--summary', '-']);
+    assert.equal(res.code, 0, res.stderr);
+    const mean = JSON.parse(res.stdout).requests.mean_ms;
+    assert.ok(Math.abs(mean - 17.46) < 17.46 * 0.04, `mean ${mean} ms`);
+    const truth = path.join(dir, 'hotrod-truth.jsonl');
+    res = await sim(['--topology', 'hotrod', '--duration', '1h', '--rps', '20', '--as-fast-as-possible',
+      '--otlp', 'none', '--faults', path.join(repo, 'examples/sim/hotrod-faults.yaml'), '--truth', truth]);
+    assert.equal(res.code, 0, res.stderr);
+    const types = (await fsp.readFile(truth, 'utf8')).trim().split('\n').map((l) => JSON.parse(l).type);
+    assert.deepEqual([...new Set(types)].sort(),
+      ['cpu_saturation', 'crash', 'errors', 'latency', 'leak', 'network_delay', 'slowdown']);
   });
 
   it('refuses bad input with a clear message', async () => {
