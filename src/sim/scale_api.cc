@@ -28,8 +28,55 @@ constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; cha
 // ---------------------------------------------------------------------------
 // JSON output
 
+// `s` with every byte that is not part of a well-formed UTF-8 sequence
+// (RFC 3629: no overlong forms, surrogates or code points over U+10FFFF)
+// replaced by U+FFFD, as the API server's encoding/json does.
+std::string ValidUtf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 16);
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+      ++i;
+      continue;
+    }
+    size_t len = 0;
+    uint32_t cp = 0, min = 0;
+    if ((c & 0xe0) == 0xc0) {
+      len = 2, cp = c & 0x1f, min = 0x80;
+    } else if ((c & 0xf0) == 0xe0) {
+      len = 3, cp = c & 0x0f, min = 0x800;
+    } else if ((c & 0xf8) == 0xf0) {
+      len = 4, cp = c & 0x07, min = 0x10000;
+    }
+    bool ok = len > 0 && len <= s.size() - i;
+    for (size_t k = 1; ok && k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      ok = (cc & 0xc0) == 0x80;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if (ok && cp >= min && cp <= 0x10ffff && (cp < 0xd800 || cp > 0xdfff)) {
+      out.append(s.substr(i, len));
+      i += len;
+    } else {
+      out += "\xef\xbf\xbd";  // U+FFFD
+      ++i;
+    }
+  }
+  return out;
+}
+
+// Strings from the request (a name in the path, the Content-Type) may be any
+// bytes; the answer must still be JSON, so they are made valid UTF-8 first.
 void Str(JsonWriter& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  if (simdjson::validate_utf8(s.data(), s.size())) {
+    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+    return;
+  }
+  const std::string valid = ValidUtf8(s);
+  w.String(valid.data(), static_cast<rapidjson::SizeType>(valid.size()));
 }
 
 void KeyStr(JsonWriter& w, std::string_view key, std::string_view value) {
@@ -891,7 +938,9 @@ void ScaleApi::Handle(HttpRequest request, serve::Responder respond) {
     return respond(FromSetReplicasError(st, route.name));
   }
   // Answer with the new spec, even if the simulation applies it only at its
-  // next step.
+  // next step. (`d` points into the snapshot about to be replaced.)
+  const int64_t generation_before = d->generation;
+  d = nullptr;
   snapshot = cluster_->Snapshot();
   const DeploymentStatus* now =
       route.ns == snapshot.k8s_namespace ? Find(snapshot, route.name) : nullptr;
@@ -899,7 +948,7 @@ void ScaleApi::Handle(HttpRequest request, serve::Responder respond) {
   DeploymentStatus answer = *now;
   if (answer.spec_replicas != *wanted.replicas) {
     answer.spec_replicas = *wanted.replicas;
-    answer.generation = std::max(answer.generation, d->generation) + 1;
+    answer.generation = std::max(answer.generation, generation_before) + 1;
   }
   respond(Json(200, ScaleJson(snapshot, answer)));
 }

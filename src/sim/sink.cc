@@ -48,7 +48,6 @@
 #include <functional>
 #include <mutex>
 #include <optional>
-#include <protozero/pbf_reader.hpp>
 #include <set>
 #include <thread>
 #include <utility>
@@ -62,6 +61,7 @@
 #include "decode/decode.h"
 #include "encode/encode.h"
 #include "model/span_batch.h"
+#include "sim/otlp_response.h"
 #include "spdlog/spdlog.h"
 
 namespace ariadne::sim {
@@ -98,39 +98,15 @@ class Backoff {
   milliseconds next_ = kInitialBackoff;
 };
 
-// ExportTraceServiceResponse.partial_success (field 1): rejected_spans
-// (field 1) and error_message (field 2). Zero for anything unparseable: the
-// request was accepted, and a garbled answer is no reason to count spans lost.
-struct PartialSuccess {
-  int64_t rejected_spans = 0;
-  std::string error_message;
-};
+// ExportTraceServiceResponse.partial_success (otlp_response.h). Zero for
+// anything unparseable: the request was accepted, and a garbled answer is no
+// reason to count spans lost.
+using PartialSuccess = ExportResult;
 
 PartialSuccess ParsePartialSuccess(std::string_view response) {
-  PartialSuccess out;
-  try {
-    protozero::pbf_reader message(response.data(), response.size());
-    while (message.next()) {
-      if (message.tag() != 1 || message.wire_type() != protozero::pbf_wire_type::length_delimited) {
-        message.skip();
-        continue;
-      }
-      protozero::pbf_reader partial = message.get_message();
-      while (partial.next()) {
-        if (partial.tag() == 1 && partial.wire_type() == protozero::pbf_wire_type::varint) {
-          out.rejected_spans = partial.get_int64();
-        } else if (partial.tag() == 2 &&
-                   partial.wire_type() == protozero::pbf_wire_type::length_delimited) {
-          out.error_message = partial.get_string();
-        } else {
-          partial.skip();
-        }
-      }
-    }
-  } catch (const protozero::exception&) {
-    return {};
-  }
-  return out;
+  absl::StatusOr<ExportResult> result = ParseExportResponse(response);
+  if (!result.ok()) return {};
+  return *std::move(result);
 }
 
 // gzip (deflate with the gzip header and trailer), at the fastest level: the
