@@ -89,7 +89,7 @@ bool TagMatches(const SpanBatch& b, uint32_t row, std::string_view key, std::str
 
 }  // namespace
 
-bool Head::SpanMatches(const SpanBatch& b, uint32_t row, const TraceQuery& q) {
+bool SpanMatches(const SpanBatch& b, uint32_t row, const TraceQuery& q) {
   if (!q.service.empty() && ServiceOf(b, row) != q.service) return false;
   if (!q.operation.empty() && b.name[row] != q.operation) return false;
   if (q.kind && b.kind[row] != *q.kind) return false;

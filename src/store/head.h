@@ -24,37 +24,9 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/synchronization/mutex.h"
 #include "model/span_batch.h"
+#include "store/query.h"
 
 namespace ariadne::store {
-
-// What a trace search asks for. All conditions must hold for one span of the
-// trace (as Jaeger's search does); empty fields match anything.
-struct TraceQuery {
-  std::string service;
-  std::string operation;
-  std::optional<model::SpanKind> kind;
-  // key=value conditions on span attributes or its resource's attributes.
-  // The keys "error" (true/false) and "span.kind" (server, client, ...) and
-  // "otel.status_code" (OK, ERROR, UNSET) match the span's status and kind.
-  std::vector<std::pair<std::string, std::string>> tags;
-  uint64_t min_duration_nano = 0;
-  uint64_t max_duration_nano = std::numeric_limits<uint64_t>::max();
-  uint64_t start_min_nano = 0;  // span start in [start_min, start_max]
-  uint64_t start_max_nano = std::numeric_limits<uint64_t>::max();
-  size_t limit = 20;
-};
-
-struct Operation {
-  std::string name;
-  model::SpanKind kind = model::SpanKind::kUnspecified;
-  friend bool operator==(const Operation&, const Operation&) = default;
-};
-
-struct Dependency {
-  std::string parent;
-  std::string child;
-  uint64_t call_count = 0;
-};
 
 struct HeadStats {
   uint64_t batches = 0;
@@ -62,9 +34,6 @@ struct HeadStats {
   uint64_t traces = 0;
   uint64_t memory_bytes = 0;
 };
-
-// Name used for spans whose resource has no service.name.
-inline constexpr std::string_view kUnknownService = "unknown_service";
 
 class Head {
  public:
@@ -112,8 +81,6 @@ class Head {
   };
   using OperationSet = absl::flat_hash_set<std::pair<std::string, uint8_t>>;
 
-  static bool SpanMatches(const model::SpanBatch& b, uint32_t row, const TraceQuery& q);
-
   mutable absl::Mutex mu_;
   std::vector<BatchMeta> batches_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<model::TraceId, TraceEntry> traces_ ABSL_GUARDED_BY(mu_);
@@ -121,8 +88,5 @@ class Head {
   uint64_t spans_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<uint64_t> memory_bytes_{0};  // written under mu_, read without it
 };
-
-// The displayed service name of a span ("unknown_service" if unset).
-std::string_view ServiceOf(const model::SpanBatch& batch, uint32_t row);
 
 }  // namespace ariadne::store

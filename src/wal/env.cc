@@ -187,6 +187,11 @@ class PosixEnv final : public Env {
 
 }  // namespace
 
+absl::Status Env::RemoveFile(const std::string& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("unlink", path, errno);
+  return absl::OkStatus();
+}
+
 Env* Env::Default() {
   static PosixEnv env;  // stateless, so its destruction at exit is harmless
   return &env;

@@ -64,6 +64,9 @@ class Env {
 
   // fsync on the directory, so that created files are durable by name.
   [[nodiscard]] virtual absl::Status SyncDir(const std::string& dir) = 0;
+  // Deletes a file (the WAL's segments, once a block covers them). The
+  // default uses the operating system directly.
+  [[nodiscard]] virtual absl::Status RemoveFile(const std::string& path);
 
   // Takes an exclusive advisory lock on `path` (created if missing), held
   // until the returned object is destroyed; fails if another open file

@@ -61,6 +61,9 @@ struct Request {
   std::string payload;
   Done done;
   bool barrier = false;  // a Sync: fsync everything before it, then call done
+  // A Rotate: gets the last sequence number before it; the next record
+  // starts a new segment.
+  std::function<void(absl::StatusOr<uint64_t>)> rotated;
   // AppendShared: the payload is `shared`, kept alive by `owner`.
   std::shared_ptr<const void> owner;
   std::string_view shared;
@@ -99,6 +102,8 @@ class WalImpl final : public Wal {
   void Append(std::string payload, Done done) override;
   void AppendShared(std::string_view payload, std::shared_ptr<const void> owner,
                     Done done) override;
+  void Rotate(std::function<void(absl::StatusOr<uint64_t>)> done) override;
+  absl::StatusOr<int> RemoveThrough(uint64_t seq) override;
   absl::Status Sync() override;
   absl::Status Close() override;
   Stats stats() const override;
@@ -119,6 +124,7 @@ class WalImpl final : public Wal {
   // the first error (whose records have been answered).
   [[nodiscard]] absl::Status WriteBatch(std::vector<Request>& batch,
                                         std::vector<Request>& barriers);
+  [[nodiscard]] absl::Status WriteRecords(std::vector<Request*>& records);
   // Closes the current segment (syncing it first) and creates the next one,
   // named after next_seq_.
   [[nodiscard]] absl::Status Roll();
@@ -302,6 +308,41 @@ absl::Status WalImpl::RecoverSegments(
   return absl::OkStatus();
 }
 
+void WalImpl::Rotate(std::function<void(absl::StatusOr<uint64_t>)> done) {
+  {
+    absl::MutexLock l(&mu_);
+    if (state_ == State::kRunning) {
+      Request request;
+      request.rotated = std::move(done);
+      queue_.push_back(std::move(request));
+      ++queued_barriers_;  // wake the writer now, whatever the policy
+      return;
+    }
+  }
+  done(absl::FailedPreconditionError("Wal::Rotate called before Replay or after Close"));
+}
+
+absl::StatusOr<int> WalImpl::RemoveThrough(uint64_t seq) {
+  absl::StatusOr<std::vector<std::string>> names = env_->ListDir(dir_);
+  if (!names.ok()) return names.status();
+  std::vector<std::pair<uint64_t, std::string>> segments;
+  for (std::string& n : *names) {
+    if (std::optional<uint64_t> first = format::ParseSegmentFileName(n)) {
+      segments.emplace_back(*first, std::move(n));
+    }
+  }
+  std::sort(segments.begin(), segments.end());
+  int removed = 0;
+  // A segment's records end before the next segment's first; the last
+  // segment is (or will be) written to and is never removed.
+  for (size_t i = 0; i + 1 < segments.size(); ++i) {
+    if (segments[i + 1].first > seq + 1) break;
+    if (absl::Status s = env_->RemoveFile(JoinPath(dir_, segments[i].second)); !s.ok()) return s;
+    ++removed;
+  }
+  return removed;
+}
+
 void WalImpl::Append(std::string payload, Done done) {
   Request request;
   request.payload = std::move(payload);
@@ -360,12 +401,13 @@ absl::Status WalImpl::Sync() {
         break;
     }
     ++queued_barriers_;
-    queue_.push_back(Request{{},
-                             [&](absl::Status s) {
-                               result = std::move(s);
-                               synced.Notify();
-                             },
-                             true});
+    Request barrier;
+    barrier.done = [&](absl::Status s) {
+      result = std::move(s);
+      synced.Notify();
+    };
+    barrier.barrier = true;
+    queue_.push_back(std::move(barrier));
   }
   synced.WaitForNotification();
   absl::MutexLock l(&mu_);
@@ -484,14 +526,26 @@ void WalImpl::WriterLoop() {
 absl::Status WalImpl::WriteBatch(std::vector<Request>& batch, std::vector<Request>& barriers) {
   std::vector<Request*> records;
   records.reserve(batch.size());
+  absl::Status status;
   for (Request& r : batch) {
     if (r.barrier) {
       barriers.push_back(std::move(r));
+    } else if (r.rotated) {
+      // Records queued before the rotation are written first, in order.
+      if (absl::Status s = WriteRecords(records); status.ok()) status = s;
+      records.clear();
+      const uint64_t last = next_seq_ - 1;
+      if (file_ != nullptr && file_size_ > format::kSegmentHeaderSize) roll_next_ = true;
+      r.rotated(last);
     } else {
       records.push_back(&r);
     }
   }
+  if (absl::Status s = WriteRecords(records); status.ok()) status = s;
+  return status;
+}
 
+absl::Status WalImpl::WriteRecords(std::vector<Request*>& records) {
   std::string headers;
   std::vector<std::string_view> pieces;
   size_t i = 0;

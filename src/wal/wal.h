@@ -116,6 +116,17 @@ class Wal {
   virtual void AppendShared(std::string_view payload, std::shared_ptr<const void> owner,
                             std::function<void(absl::Status)> done) = 0;
 
+  // Ends the current segment: every record appended before this call has a
+  // sequence number <= the value `done` receives (0 if there is none), every
+  // later one goes to a new segment. `done` runs on the writer thread (or at
+  // once, with an error, before Replay or after Close). Used to cut the head
+  // into a block: the block covers the log up to that number.
+  virtual void Rotate(std::function<void(absl::StatusOr<uint64_t>)> done) = 0;
+
+  // Deletes the segments all of whose records have sequence numbers <= `seq`
+  // (never the segment being written). Returns how many were deleted.
+  [[nodiscard]] virtual absl::StatusOr<int> RemoveThrough(uint64_t seq) = 0;
+
   // Writes and fsyncs everything queued so far (whatever the policy);
   // returns when done. Fails if that fsync failed, or if any append was
   // answered with an error since the previous Sync (like fsync, each failure

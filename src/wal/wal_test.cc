@@ -394,6 +394,56 @@ TEST(WalTest, ReopenContinuesSequenceNumbers) {
   EXPECT_EQ(Segments(dir.path()).size(), 4u);
 }
 
+absl::StatusOr<uint64_t> RotateWait(Wal& wal) {
+  absl::Notification n;
+  absl::StatusOr<uint64_t> result;
+  wal.Rotate([&](absl::StatusOr<uint64_t> r) {
+    result = std::move(r);
+    n.Notify();
+  });
+  n.WaitForNotification();
+  return result;
+}
+
+// Rotate ends the segment at a known sequence number; RemoveThrough drops
+// the segments a block covers, never the one being written; what is left
+// replays from where it starts.
+TEST(WalTest, RotateAndRemoveThrough) {
+  TempDir dir;
+  std::unique_ptr<Wal> wal;
+  OpenAndReplay(dir.path(), Opts(SyncPolicy::kBatch), &wal);
+  auto first = RotateWait(*wal);  // nothing written yet
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, 0u);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(AppendWait(*wal, absl::StrCat("a", i)).ok());
+  auto cut = RotateWait(*wal);
+  ASSERT_TRUE(cut.ok());
+  EXPECT_EQ(*cut, 10u);
+  auto again = RotateWait(*wal);  // nothing since: no empty segment
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, 10u);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(AppendWait(*wal, absl::StrCat("b", i)).ok());
+  EXPECT_EQ(Segments(dir.path()).size(), 2u);
+  // Removing through 9 would lose record 10: nothing goes.
+  auto none = wal->RemoveThrough(9);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(*none, 0);
+  auto removed = wal->RemoveThrough(*cut);
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(*removed, 1);
+  // The current segment stays even if everything in it is covered.
+  auto current = wal->RemoveThrough(100);
+  ASSERT_TRUE(current.ok());
+  EXPECT_EQ(*current, 0);
+  ASSERT_TRUE(AppendWait(*wal, "c").ok());
+  ASSERT_TRUE(wal->Close().ok());
+  Replayed r = ReplayAll(dir.path());
+  ASSERT_EQ(r.records.size(), 6u);
+  EXPECT_EQ(r.records.front(), (std::pair<uint64_t, std::string>{11, "b0"}));
+  EXPECT_EQ(r.records.back(), (std::pair<uint64_t, std::string>{16, "c"}));
+  EXPECT_EQ(r.stats.corrupt_records, 0u);
+}
+
 // --- torn tails ---
 
 TEST(WalTest, TornTailAtEveryOffsetOfTheLastRecord) {
