@@ -71,6 +71,24 @@ absl::Status LoadYamlConfig(const std::string& path, ServerConfig* c) {
         }
         if (!s.ok()) return s;
       }
+    } else if (key == "storage") {
+      for (const auto& w : v) {
+        const std::string k = w.first.as<std::string>();
+        if (k == "block_duration") {
+          s = Read(w.second, "storage.block_duration", &c->block_duration);
+        } else if (k == "block_cut_bytes") {
+          s = Read(w.second, "storage.block_cut_bytes", &c->block_cut_bytes);
+        } else if (k == "retention") {
+          s = Read(w.second, "storage.retention", &c->retention);
+        } else if (k == "max_bytes") {
+          s = Read(w.second, "storage.max_bytes", &c->storage_max_bytes);
+        } else {
+          return absl::InvalidArgumentError(
+              absl::StrCat(path, ": unknown key storage.", k,
+                           " (known: block_duration, block_cut_bytes, retention, max_bytes)"));
+        }
+        if (!s.ok()) return s;
+      }
     } else if (key == "limits") {
       for (const auto& l : v) {
         const std::string k = l.first.as<std::string>();
@@ -101,7 +119,7 @@ absl::Status LoadYamlConfig(const std::string& path, ServerConfig* c) {
     } else {
       return absl::InvalidArgumentError(absl::StrCat(
           path, ": unknown key ", key,
-          " (known: data_dir, listen, listen_file, wal, limits, http_threads, log_level)"));
+          " (known: data_dir, listen, listen_file, wal, storage, limits, http_threads, log_level)"));
     }
     if (!s.ok()) return s;
   }
@@ -112,6 +130,13 @@ absl::Status Validate(const ServerConfig& c) {
   if (auto p = wal::ParseSyncPolicy(c.wal_sync); !p.ok()) return p.status();
   if (auto d = query::ParseDurationNanos(c.wal_batch_window); !d.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("wal.batch_window: ", d.status().message()));
+  }
+  for (const auto& [key, value] : {std::pair<const char*, const std::string*>{
+                                       "storage.block_duration", &c.block_duration},
+                                   {"storage.retention", &c.retention}}) {
+    auto d = query::ParseDurationNanos(*value);
+    if (!d.ok()) return absl::InvalidArgumentError(absl::StrCat(key, ": ", d.status().message()));
+    if (*d <= 0) return absl::InvalidArgumentError(absl::StrCat(key, " must be positive"));
   }
   if (c.data_dir.empty()) return absl::InvalidArgumentError("data_dir must not be empty");
   if (c.http_threads < 1 || c.http_threads > 256) {

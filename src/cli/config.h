@@ -34,6 +34,14 @@ struct ServerConfig {
   uint32_t max_connections = 1024;
   decode::Limits limits;
 
+  // The block store (docs/storage.md): the head is cut into a block when its
+  // oldest batch is this old or it holds this much; blocks are kept this
+  // long and, if max_bytes > 0, within that many bytes.
+  std::string block_duration = "15m";
+  uint64_t block_cut_bytes = 256ull << 20;
+  std::string retention = "14d";
+  uint64_t storage_max_bytes = 0;
+
   int http_threads = 2;
   std::string log_level = "info";
   int shutdown_grace_seconds = 20;

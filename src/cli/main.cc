@@ -1,6 +1,7 @@
 // ariadne: one binary, subcommands for each role.
 //   ariadne serve   run the server (receivers, log, head, query API)
 //   ariadne query   read traces from a running server
+//   ariadne fsck    check a data directory's blocks and log
 //   ariadne sim     simulate a microservice application (docs/sim.md)
 //   ariadne bench   measure ingest (see bench/README.md)
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <cstring>
 
 #include "cli/config.h"
+#include "cli/fsck_command.h"
 #include "cli/query_command.h"
 #include "cli/serve_command.h"
 #include "sim/sim_command.h"
@@ -82,6 +84,21 @@ void AddServeOptions(CLI::App* serve, ServerConfig* c) {
                    "Refuse ingest (retryable) while the in-memory head holds more; 0 = half of RAM")
       ->envname("ARIADNE_MAX_HEAD_BYTES")
       ->capture_default_str();
+  serve->add_option("--block-duration", c->block_duration,
+                    "Cut the in-memory head into a block when its oldest batch is this old")
+      ->envname("ARIADNE_BLOCK_DURATION")
+      ->capture_default_str();
+  serve->add_option("--block-cut-bytes", c->block_cut_bytes,
+                    "... or when the head holds this many bytes")
+      ->envname("ARIADNE_BLOCK_CUT_BYTES")
+      ->capture_default_str();
+  serve->add_option("--retention", c->retention, "Delete blocks whose newest span is older")
+      ->envname("ARIADNE_RETENTION")
+      ->capture_default_str();
+  serve->add_option("--storage-max-bytes", c->storage_max_bytes,
+                    "Delete the oldest blocks while they hold more; 0 = no limit")
+      ->envname("ARIADNE_STORAGE_MAX_BYTES")
+      ->capture_default_str();
   serve->add_option("--max-connections", c->max_connections, "Open connections per listener")
       ->envname("ARIADNE_MAX_CONNECTIONS")
       ->capture_default_str();
@@ -144,6 +161,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   q_search->add_option("--limit", query.limit, "Most traces shown")->capture_default_str();
 
+  FsckOptions fsck_options;
+  CLI::App* fsck = app.add_subcommand(
+      "fsck", "Check every block and log segment of a data directory and report damage");
+  fsck->add_option("--data-dir", fsck_options.data_dir, "The server's data directory")
+      ->capture_default_str();
+  fsck->add_flag("--json", fsck_options.json, "One JSON object per finding");
+
   ariadne::sim::SimCommandOptions sim_options;
   CLI::App* sim = app.add_subcommand(
       "sim", "Simulate a microservice application: real OTLP spans, a scale API, labeled faults");
@@ -167,6 +191,7 @@ int main(int argc, char** argv) {
   if (q_trace->parsed()) return RunQueryTrace(query);
   if (q_search->parsed()) return RunQuerySearch(query);
   if (sim->parsed()) return ariadne::sim::RunSim(sim_options);
+  if (fsck->parsed()) return RunFsck(fsck_options);
 #ifdef ARIADNE_WITH_BENCH
   if (bench_ingest->parsed()) return ariadne::bench::RunIngestBench(bench_options);
 #endif

@@ -23,6 +23,9 @@
 #include "receive/otlp_grpc.h"
 #include "serve/http_server.h"
 #include "spdlog/spdlog.h"
+#include "store/block_set.h"
+#include "store/embedded.h"
+#include "store/flusher.h"
 #include "store/head.h"
 #include "wal/wal.h"
 
@@ -51,18 +54,23 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& con
 
 // Replays the log into the head. Records were validated when they were
 // admitted, so replay does not apply the (possibly since lowered) limits.
-absl::Status Replay(wal::Wal* log, store::Head* head) {
+// Records the blocks already cover (sequence number <= `covered`) are skipped.
+absl::Status Replay(wal::Wal* log, store::Head* head, uint64_t covered) {
   decode::Limits unlimited;
   unlimited.max_attributes_per_span = UINT32_MAX;
   unlimited.max_events_per_span = UINT32_MAX;
   unlimited.max_links_per_span = UINT32_MAX;
   unlimited.max_attribute_value_bytes = UINT32_MAX;
   unlimited.max_value_depth = 64;
-  uint64_t spans = 0, undecodable = 0;
+  uint64_t spans = 0, undecodable = 0, skipped = 0;
   wal::ReplayStats stats;
   const auto start = std::chrono::steady_clock::now();
   absl::Status s = log->Replay(
       [&](uint64_t seq, std::string_view payload) {
+        if (seq <= covered) {
+          ++skipped;
+          return;
+        }
         decode::DecodeStats ds;
         auto batch = decode::DecodeOtlpProto(std::string(payload), unlimited, &ds);
         if (!batch.ok()) {
@@ -79,11 +87,48 @@ absl::Status Replay(wal::Wal* log, store::Head* head) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   spdlog::info(
-      "replayed {} records ({} spans) from {} segments in {:.2f}s; {} corrupt records skipped, "
-      "{} torn bytes truncated, {} undecodable",
-      stats.records, spans, stats.segments, seconds, stats.corrupt_records, stats.truncated_bytes,
-      undecodable);
+      "replayed {} records ({} spans) from {} segments in {:.2f}s; {} already in blocks, {} "
+      "corrupt records skipped, {} torn bytes truncated, {} undecodable",
+      stats.records - skipped, spans, stats.segments, seconds, skipped, stats.corrupt_records,
+      stats.truncated_bytes, undecodable);
   return absl::OkStatus();
+}
+
+std::string StorageMetricsText(const store::BlockSet& blocks, const store::Flusher& flusher) {
+  std::string out;
+  auto family = [&](std::string_view name, std::string_view type, std::string_view help) {
+    absl::StrAppend(&out, "# HELP ", AbslView(name), " ", AbslView(help), "\n# TYPE ", AbslView(name),
+                    " ", AbslView(type), "\n");
+  };
+  const store::BlockSetStats bs = blocks.stats();
+  const store::FlusherStats fs = flusher.stats();
+  family("ariadne_blocks", "gauge", "Blocks on disk that queries read.");
+  absl::StrAppend(&out, "ariadne_blocks ", bs.blocks, "\n");
+  family("ariadne_blocks_bytes", "gauge", "Bytes of the blocks on disk.");
+  absl::StrAppend(&out, "ariadne_blocks_bytes ", bs.bytes, "\n");
+  family("ariadne_blocks_spans", "gauge", "Spans held in blocks.");
+  absl::StrAppend(&out, "ariadne_blocks_spans ", bs.spans, "\n");
+  family("ariadne_blocks_memory_bytes", "gauge",
+         "Memory the open blocks hold (bloom filters, indexes, caches).");
+  absl::StrAppend(&out, "ariadne_blocks_memory_bytes ", bs.memory_bytes, "\n");
+  family("ariadne_blocks_damaged_total", "counter",
+         "Blocks found damaged (CRC or structure) and skipped by queries.");
+  absl::StrAppend(&out, "ariadne_blocks_damaged_total ", bs.damaged, "\n");
+  family("ariadne_blocks_retention_removed_total", "counter", "Blocks deleted by retention.");
+  absl::StrAppend(&out, "ariadne_blocks_retention_removed_total ", bs.retention_removed, "\n");
+  family("ariadne_blocks_written_total", "counter", "Blocks cut from the head.");
+  absl::StrAppend(&out, "ariadne_blocks_written_total ", fs.blocks_written, "\n");
+  family("ariadne_blocks_flushed_spans_total", "counter", "Spans moved from the head to blocks.");
+  absl::StrAppend(&out, "ariadne_blocks_flushed_spans_total ", fs.spans_flushed, "\n");
+  family("ariadne_blocks_flush_failures_total", "counter",
+         "Failed attempts to cut the head into a block (retried).");
+  absl::StrAppend(&out, "ariadne_blocks_flush_failures_total ", fs.failures, "\n");
+  family("ariadne_blocks_last_flush_seconds", "gauge", "How long the last block took to write.");
+  absl::StrAppend(&out, "ariadne_blocks_last_flush_seconds ", fs.last_flush_seconds, "\n");
+  family("ariadne_wal_segments_removed_total", "counter",
+         "Log segments deleted because blocks cover them.");
+  absl::StrAppend(&out, "ariadne_wal_segments_removed_total ", fs.wal_segments_removed, "\n");
+  return out;
 }
 
 std::string MetricsText(const receive::Ingester& ingester, const wal::Wal& log,
@@ -205,7 +250,13 @@ int RunServe(const ServerConfig& config) {
     spdlog::error("cannot open the write-ahead log: {}", StdView(log.status().message()));
     return 1;
   }
+  auto blocks = store::BlockSet::Open(config.data_dir + "/blocks");
+  if (!blocks.ok()) {
+    spdlog::error("cannot open the blocks: {}", StdView(blocks.status().message()));
+    return 1;
+  }
   store::Head head;
+  store::EmbeddedStore store(&head, blocks->get());
   Admission admission(config.max_inflight_bytes);
   boost::asio::io_context io(config.http_threads);
   auto work = boost::asio::make_work_guard(io);
@@ -216,6 +267,21 @@ int RunServe(const ServerConfig& config) {
   receive::Ingester ingester(
       log->get(), &head, [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); },
       max_head_bytes);
+  store::FlusherOptions flusher_options;
+  flusher_options.block_duration = std::chrono::milliseconds(
+      *query::ParseDurationNanos(config.block_duration) / 1000000);
+  flusher_options.cut_bytes = config.block_cut_bytes;
+  flusher_options.retention =
+      std::chrono::milliseconds(*query::ParseDurationNanos(config.retention) / 1000000);
+  flusher_options.max_bytes = config.storage_max_bytes;
+  auto flusher = std::make_unique<store::Flusher>(
+      &head, blocks->get(),
+      [&ingester]() -> absl::StatusOr<store::HeadCut> {
+        auto cut = ingester.Cut();
+        if (!cut.ok()) return cut.status();
+        return store::HeadCut{cut->epoch, cut->wal_seq};
+      },
+      [wal = log->get()](uint64_t seq) { return wal->RemoveThrough(seq); }, flusher_options);
   receive::ReceiverOptions receiver_options;
   receiver_options.limits = config.limits;
   receiver_options.max_request_bytes = config.max_request_bytes;
@@ -223,9 +289,10 @@ int RunServe(const ServerConfig& config) {
   query::ApiOptions api_options;
   api_options.now_nanos = NowNanos;
   api_options.metrics_text = [&] {
-    return MetricsText(ingester, **log, head, max_head_bytes, admission);
+    return MetricsText(ingester, **log, head, max_head_bytes, admission) +
+           StorageMetricsText(**blocks, *flusher);
   };
-  query::QueryApi query_api(&head, api_options);
+  query::QueryApi query_api(&store, api_options);
   receive::OtlpHttpHandler otlp_http(&ingester, receiver_options);
   receive::ZipkinHandler zipkin(&ingester, receiver_options);
 
@@ -248,7 +315,7 @@ int RunServe(const ServerConfig& config) {
     return 1;
   }
   IoThreads threads(io, config.http_threads);
-  if (auto s = Replay(log->get(), &head); !s.ok()) {
+  if (auto s = Replay(log->get(), &head, (*blocks)->covered_wal_seq()); !s.ok()) {
     spdlog::error("cannot replay the write-ahead log: {}", StdView(s.message()));
     return 1;
   }
@@ -279,6 +346,7 @@ int RunServe(const ServerConfig& config) {
       spdlog::error("{}", StdView(s.message()));
     }
   }
+  flusher->Start();
   query_api.SetReady(true);
 
   const int sig = WaitForSignal();
@@ -297,6 +365,7 @@ int RunServe(const ServerConfig& config) {
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  flusher->Stop();  // a block being written is finished first
   int exit_code = 0;
   if (auto s = (*log)->Close(); !s.ok()) {
     spdlog::error("closing the write-ahead log: {}", StdView(s.message()));

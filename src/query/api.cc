@@ -135,7 +135,7 @@ bool ParseTraceId(std::string_view hex, model::TraceId* id) {
 
 }  // namespace
 
-QueryApi::QueryApi(const store::Head* head, ApiOptions options)
+QueryApi::QueryApi(const store::StorageBackend* head, ApiOptions options)
     : head_(head), options_(std::move(options)) {}
 
 HttpResponse QueryApi::ErrorResponse(int status, std::string message, std::string_view) {

@@ -2,7 +2,7 @@
 // model, Jaeger's stable v3 HTTP API (/api/v3/...) in OTLP/JSON, and the
 // operational endpoints /healthz, /readyz and /metrics.
 //
-// Threading: as HttpHandler; reads the head concurrently with ingest.
+// Threading: as HttpHandler; reads the store (head and blocks) concurrently with ingest.
 #pragma once
 
 #include <atomic>
@@ -11,7 +11,7 @@
 #include <string>
 
 #include "serve/http_server.h"
-#include "store/head.h"
+#include "store/backend.h"
 
 namespace ariadne::query {
 
@@ -26,7 +26,7 @@ struct ApiOptions {
 
 class QueryApi : public serve::HttpHandler {
  public:
-  QueryApi(const store::Head* head, ApiOptions options);
+  QueryApi(const store::StorageBackend* store, ApiOptions options);
 
   void Handle(serve::HttpRequest request, serve::Responder respond) override;
   serve::HttpResponse ErrorResponse(int status, std::string message,
@@ -48,7 +48,7 @@ class QueryApi : public serve::HttpHandler {
   serve::HttpResponse V3Traces(const serve::HttpRequest& request) const;
   serve::HttpResponse V3Trace(std::string_view id) const;
 
-  const store::Head* const head_;
+  const store::StorageBackend* const head_;  // the store: head and blocks
   const ApiOptions options_;
   std::atomic<bool> ready_{false};
 };

@@ -1,4 +1,5 @@
 #include "query/api.h"
+#include "store/head.h"
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "encode/encode.h"
 
 namespace ariadne::receive {
@@ -36,8 +37,16 @@ void Ingester::Submit(model::SpanBatch batch, std::string_view raw_otlp,
     return;
   }
   auto shared = std::make_shared<const model::SpanBatch>(std::move(batch));
-  auto finish = [head = head_, shared, done = std::move(done)](absl::Status status) {
-    if (status.ok()) head->Append(shared);
+  absl::ReaderMutexLock cut_lock(&cut_mu_);
+  const uint64_t epoch = epoch_;
+  std::atomic<int64_t>& inflight = inflight_[epoch & 1];
+  inflight.fetch_add(1, std::memory_order_acq_rel);
+  auto finish = [this, head = head_, shared, epoch, &inflight,
+                 done = std::move(done)](absl::Status status) {
+    if (status.ok()) head->Append(shared, epoch);
+    if (inflight.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      absl::MutexLock l(&drained_mu_);  // wakes a Cut waiting for the epoch to drain
+    }
     done(std::move(status));
   };
   std::function<void(absl::Status)> logged = std::move(finish);
@@ -56,6 +65,30 @@ void Ingester::Submit(model::SpanBatch batch, std::string_view raw_otlp,
     encode::EncodeOtlpProto(*shared, &record);
     wal_->Append(std::move(record), std::move(logged));
   }
+}
+
+absl::StatusOr<Ingester::CutPoint> Ingester::Cut() {
+  CutPoint cut;
+  absl::Notification rotated;
+  absl::StatusOr<uint64_t> seq;
+  {
+    absl::WriterMutexLock cut_lock(&cut_mu_);
+    cut.epoch = epoch_++;
+    wal_->Rotate([&](absl::StatusOr<uint64_t> s) {
+      seq = std::move(s);
+      rotated.Notify();
+    });
+  }
+  rotated.WaitForNotification();
+  if (!seq.ok()) return seq.status();
+  cut.wal_seq = *seq;
+  // Wait for the cut epoch's batches to reach the head (or fail).
+  std::atomic<int64_t>& inflight = inflight_[cut.epoch & 1];
+  absl::MutexLock l(&drained_mu_);
+  drained_mu_.Await(absl::Condition(
+      +[](std::atomic<int64_t>* n) { return n->load(std::memory_order_acquire) == 0; },
+      &inflight));
+  return cut;
 }
 
 }  // namespace ariadne::receive

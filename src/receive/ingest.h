@@ -18,6 +18,8 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "model/span_batch.h"
 #include "store/head.h"
 #include "wal/wal.h"
@@ -57,6 +59,17 @@ class Ingester {
   void Submit(model::SpanBatch batch, std::string_view raw_otlp,
               std::function<void(absl::Status)> done);
 
+  // Where the head can be cut into a block: every batch submitted before
+  // Cut() was called is in the log at a sequence number <= `wal_seq` and in
+  // the head with an epoch <= `epoch` (Cut waits until those batches have
+  // reached the head or failed); every later one has a greater epoch and
+  // sequence number. One Cut at a time.
+  struct CutPoint {
+    uint64_t epoch = 0;
+    uint64_t wal_seq = 0;
+  };
+  absl::StatusOr<CutPoint> Cut();
+
   IngestCounters& counters(Protocol p) { return counters_[static_cast<size_t>(p)]; }
   const IngestCounters& counters(Protocol p) const { return counters_[static_cast<size_t>(p)]; }
 
@@ -66,6 +79,16 @@ class Ingester {
   const Executor run_after_log_;
   const uint64_t max_head_bytes_;
   std::array<IngestCounters, static_cast<size_t>(Protocol::kCount)> counters_;
+
+  // Submit holds cut_mu_ shared while it takes its epoch and hands the batch
+  // to the log; Cut holds it exclusively while it moves to the next epoch
+  // and rotates the log, so the two orders agree. Batches of an epoch still
+  // on their way to the head are counted in inflight_ (two epochs can be
+  // open at once: the one being cut and the current one).
+  absl::Mutex cut_mu_;
+  uint64_t epoch_ ABSL_GUARDED_BY(cut_mu_) = 1;  // 0 is the replayed log
+  std::array<std::atomic<int64_t>, 2> inflight_{};
+  absl::Mutex drained_mu_;  // only to wait for inflight_ to drain
 };
 
 }  // namespace ariadne::receive

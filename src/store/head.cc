@@ -103,30 +103,48 @@ bool SpanMatches(const SpanBatch& b, uint32_t row, const TraceQuery& q) {
   return true;
 }
 
-void Head::Append(std::shared_ptr<const SpanBatch> batch) {
+namespace {
+
+// The batch's time range and distinct services, for pruning.
+void Summarise(const SpanBatch& batch, uint64_t* min_start, uint64_t* max_start,
+               std::vector<std::string>* services) {
+  *min_start = std::numeric_limits<uint64_t>::max();
+  *max_start = 0;
+  absl::flat_hash_set<absl::string_view> distinct;
+  for (uint32_t row = 0; row < batch.size(); ++row) {
+    *min_start = std::min(*min_start, batch.start_unix_nano[row]);
+    *max_start = std::max(*max_start, batch.start_unix_nano[row]);
+    distinct.insert(AbslView(ServiceOf(batch, row)));
+  }
+  for (absl::string_view service : distinct) services->emplace_back(service);
+}
+
+}  // namespace
+
+void Head::Append(std::shared_ptr<const SpanBatch> batch, uint64_t epoch) {
   if (batch->empty()) return;
   BatchMeta meta;
-  meta.min_start = std::numeric_limits<uint64_t>::max();
-  absl::flat_hash_set<absl::string_view> services;
-  for (uint32_t row = 0; row < batch->size(); ++row) {
-    meta.min_start = std::min(meta.min_start, batch->start_unix_nano[row]);
-    meta.max_start = std::max(meta.max_start, batch->start_unix_nano[row]);
-    services.insert(AbslView(ServiceOf(*batch, row)));
-  }
-  for (absl::string_view service : services) meta.services.emplace_back(service);
-  // Distinct (service, operation, kind) of the batch, found before taking
-  // the lock so the shared map sees each once, not once per span.
-  absl::flat_hash_set<OpKey> ops;
-  for (uint32_t row = 0; row < batch->size(); ++row) {
-    ops.insert({ServiceOf(*batch, row), batch->name[row], batch->kind[row]});
-  }
+  Summarise(*batch, &meta.min_start, &meta.max_start, &meta.services);
+  meta.epoch = epoch;
+  meta.appended = std::chrono::steady_clock::now();
   const size_t memory = batch->MemoryBytes();
-
+  meta.batch = std::move(batch);
   absl::MutexLock lock(&mu_);
+  IndexLocked(std::move(meta), memory);
+}
+
+void Head::IndexLocked(BatchMeta meta, size_t memory) {
+  const SpanBatch& batch = *meta.batch;
+  // Distinct (service, operation, kind) of the batch, so the shared map sees
+  // each once, not once per span.
+  absl::flat_hash_set<OpKey> ops;
+  for (uint32_t row = 0; row < batch.size(); ++row) {
+    ops.insert({ServiceOf(batch, row), batch.name[row], batch.kind[row]});
+  }
   const uint32_t index = static_cast<uint32_t>(batches_.size());
-  traces_.reserve(traces_.size() + batch->size() / 4);
-  for (uint32_t row = 0; row < batch->size(); ++row) {
-    traces_[batch->trace_id[row]].spans.push_back({index, row});
+  traces_.reserve(traces_.size() + batch.size() / 4);
+  for (uint32_t row = 0; row < batch.size(); ++row) {
+    traces_[batch.trace_id[row]].spans.push_back({index, row});
   }
   for (const OpKey& op : ops) {
     auto it = operations_.find(std::string(op.service));
@@ -134,10 +152,43 @@ void Head::Append(std::shared_ptr<const SpanBatch> batch) {
     std::pair<std::string, uint8_t> key(op.name, static_cast<uint8_t>(op.kind));
     it->second.insert(std::move(key));
   }
-  spans_ += batch->size();
+  spans_ += batch.size();
   memory_bytes_.fetch_add(memory, std::memory_order_relaxed);
-  meta.batch = std::move(batch);
   batches_.push_back(std::move(meta));
+}
+
+std::vector<std::shared_ptr<const SpanBatch>> Head::BatchesThrough(uint64_t epoch) const {
+  std::vector<std::shared_ptr<const SpanBatch>> out;
+  absl::ReaderMutexLock lock(&mu_);
+  for (const BatchMeta& meta : batches_) {
+    if (meta.epoch <= epoch) out.push_back(meta.batch);
+  }
+  return out;
+}
+
+void Head::DropThrough(uint64_t epoch) {
+  absl::MutexLock lock(&mu_);
+  std::vector<BatchMeta> keep;
+  for (BatchMeta& meta : batches_) {
+    if (meta.epoch > epoch) keep.push_back(std::move(meta));
+  }
+  // Rebuild the indexes from what stays (the batches that arrived while the
+  // block was written: few).
+  batches_.clear();
+  traces_.clear();
+  operations_.clear();
+  spans_ = 0;
+  memory_bytes_.store(0, std::memory_order_relaxed);
+  for (BatchMeta& meta : keep) {
+    const size_t memory = meta.batch->MemoryBytes();
+    IndexLocked(std::move(meta), memory);
+  }
+}
+
+std::optional<std::chrono::steady_clock::time_point> Head::OldestAppend() const {
+  absl::ReaderMutexLock lock(&mu_);
+  if (batches_.empty()) return std::nullopt;
+  return batches_.front().appended;
 }
 
 std::vector<SpanRef> Head::GetTrace(const TraceId& trace_id) const {
@@ -164,7 +215,7 @@ std::vector<SpanRef> Head::GetTrace(const TraceId& trace_id) const {
   return out;
 }
 
-std::vector<TraceId> Head::FindTraceIds(const TraceQuery& query) const {
+std::vector<std::pair<uint64_t, TraceId>> Head::FindTraces(const TraceQuery& query) const {
   // Candidates are collected newest batch first; within the limit the result
   // is ordered by the newest matching span of each trace.
   absl::flat_hash_map<TraceId, uint64_t> found;
@@ -197,12 +248,8 @@ std::vector<TraceId> Head::FindTraceIds(const TraceQuery& query) const {
   for (const auto& [id, start] : found) ordered.emplace_back(start, id);
   std::sort(ordered.begin(), ordered.end(),
             [](const auto& a, const auto& b) { return a.first > b.first; });
-  std::vector<TraceId> out;
-  for (const auto& [start, id] : ordered) {
-    if (out.size() >= enough) break;
-    out.push_back(id);
-  }
-  return out;
+  if (ordered.size() > enough) ordered.resize(enough);
+  return ordered;
 }
 
 std::vector<std::string> Head::Services() const {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -24,6 +25,7 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/synchronization/mutex.h"
 #include "model/span_batch.h"
+#include "store/backend.h"
 #include "store/query.h"
 
 namespace ariadne::store {
@@ -35,31 +37,35 @@ struct HeadStats {
   uint64_t memory_bytes = 0;
 };
 
-class Head {
+class Head : public StorageBackend {
  public:
   Head() = default;
+  ~Head() override = default;
   Head(const Head&) = delete;
   Head& operator=(const Head&) = delete;
 
-  // Makes the batch's spans visible to every later query.
-  void Append(std::shared_ptr<const model::SpanBatch> batch);
+  // Makes the batch's spans visible to every later query. `epoch` tags it
+  // for cutting the head into blocks (see receive::Ingester::Cut): replayed
+  // batches have epoch 0, live ones the ingester's epoch at submission.
+  void Append(std::shared_ptr<const model::SpanBatch> batch, uint64_t epoch = 0);
 
-  // The spans of one trace, deduplicated by span id, ordered by start time.
-  // Empty if the trace is unknown.
-  std::vector<model::SpanRef> GetTrace(const model::TraceId& trace_id) const;
+  // The batches of epochs <= `epoch`, in append order (a block's content).
+  std::vector<std::shared_ptr<const model::SpanBatch>> BatchesThrough(uint64_t epoch) const;
+  // Forgets the batches of epochs <= `epoch` (once a block holds them).
+  void DropThrough(uint64_t epoch);
+  // When the oldest batch held was appended (steady clock); nullopt if empty.
+  std::optional<std::chrono::steady_clock::time_point> OldestAppend() const;
 
-  // Ids of the traces that match, newest first (by the matching span's
-  // start), at most query.limit.
-  std::vector<model::TraceId> FindTraceIds(const TraceQuery& query) const;
-
-  std::vector<std::string> Services() const;  // sorted
-  // Operations of a service (all kinds if `kind` is empty), sorted by name.
+  // StorageBackend. GetTrace is empty if the trace is unknown; Dependencies
+  // counts parent/child spans of different services whose child started in
+  // [start_nano, end_nano].
+  std::vector<model::SpanRef> GetTrace(const model::TraceId& trace_id) const override;
+  std::vector<std::pair<uint64_t, model::TraceId>> FindTraces(
+      const TraceQuery& query) const override;
+  std::vector<std::string> Services() const override;
   std::vector<Operation> Operations(std::string_view service,
-                                    std::optional<model::SpanKind> kind) const;
-
-  // Caller service -> callee service edges from parent/child spans of
-  // different services whose child started in [start_nano, end_nano].
-  std::vector<Dependency> Dependencies(uint64_t start_nano, uint64_t end_nano) const;
+                                    std::optional<model::SpanKind> kind) const override;
+  std::vector<Dependency> Dependencies(uint64_t start_nano, uint64_t end_nano) const override;
 
   HeadStats stats() const;
   // Approximate bytes held, without taking the lock (for admission).
@@ -75,11 +81,16 @@ class Head {
   };
   struct BatchMeta {
     std::shared_ptr<const model::SpanBatch> batch;
+    uint64_t epoch = 0;
+    std::chrono::steady_clock::time_point appended;
     uint64_t min_start = 0;
     uint64_t max_start = 0;
     std::vector<std::string> services;  // distinct, as displayed
   };
   using OperationSet = absl::flat_hash_set<std::pair<std::string, uint8_t>>;
+
+  // Adds `meta` (whose batch is already summarised) to the indexes.
+  void IndexLocked(BatchMeta meta, size_t memory) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable absl::Mutex mu_;
   std::vector<BatchMeta> batches_ ABSL_GUARDED_BY(mu_);

@@ -1,0 +1,94 @@
+// The flusher: cuts the head into blocks and applies retention, on a thread
+// of its own.
+//
+// A cut (see receive::Ingester::Cut) fixes an epoch and a log sequence
+// number; the head's batches up to that epoch are written as one block
+// (WriteBlock: tmp directory, fsync, rename), the block joins the set, the
+// head forgets those batches and the log drops the segments the block
+// covers. A crash anywhere in between loses nothing: until the block is
+// published the log still has everything; after, replay skips what the
+// blocks cover (BlockSet::covered_wal_seq).
+//
+// The head is cut when its oldest batch is `block_duration` old or it holds
+// `cut_bytes`. Retention then drops blocks whose newest span is older than
+// `retention`, and the oldest blocks while they hold more than `max_bytes`.
+//
+// Threading: Start/Stop/FlushNow from one thread; stats() from any.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "store/block.h"
+#include "store/block_set.h"
+#include "store/head.h"
+
+namespace ariadne::store {
+
+struct HeadCut {
+  uint64_t epoch = 0;    // the head's batches of epochs <= this go into the block
+  uint64_t wal_seq = 0;  // the log up to this sequence number is covered by them
+};
+
+struct FlusherOptions {
+  std::chrono::milliseconds block_duration{15 * 60 * 1000};
+  uint64_t cut_bytes = 256ull << 20;
+  std::chrono::milliseconds retention{14ll * 24 * 3600 * 1000};
+  uint64_t max_bytes = 0;  // 0: no limit
+  std::chrono::milliseconds check_interval{1000};
+  BlockWriterOptions writer;
+};
+
+struct FlusherStats {
+  uint64_t blocks_written = 0;
+  uint64_t spans_flushed = 0;
+  uint64_t failures = 0;
+  uint64_t wal_segments_removed = 0;
+  double last_flush_seconds = 0;
+};
+
+class Flusher {
+ public:
+  // `cut` fixes a cut point (Ingester::Cut); `remove_log_through` drops the
+  // log segments a block covers (Wal::RemoveThrough).
+  Flusher(Head* head, BlockSet* blocks, std::function<absl::StatusOr<HeadCut>()> cut,
+          std::function<absl::StatusOr<int>(uint64_t)> remove_log_through, FlusherOptions options);
+  ~Flusher();
+
+  void Start();
+  void Stop();
+  // Cuts the head now (if it holds anything) and waits for the block.
+  absl::Status FlushNow();
+  FlusherStats stats() const;
+
+ private:
+  void Loop();
+  absl::Status Flush();
+  void Retain();
+
+  Head* const head_;
+  BlockSet* const blocks_;
+  const std::function<absl::StatusOr<HeadCut>()> cut_;
+  const std::function<absl::StatusOr<int>(uint64_t)> remove_log_through_;
+  const FlusherOptions options_;
+
+  absl::Mutex flush_mu_;  // one flush at a time (the thread, FlushNow)
+  absl::Mutex stop_mu_;
+  bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
+  std::thread thread_;
+
+  std::atomic<uint64_t> blocks_written_{0};
+  std::atomic<uint64_t> spans_flushed_{0};
+  std::atomic<uint64_t> failures_{0};
+  std::atomic<uint64_t> wal_segments_removed_{0};
+  std::atomic<double> last_flush_seconds_{0};
+};
+
+}  // namespace ariadne::store
