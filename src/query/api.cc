@@ -3,10 +3,12 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "analytics/critical_path.h"
 #include "common/strings.h"
 #include "encode/encode.h"
 #include "encode/jaeger_json.h"
@@ -172,6 +174,13 @@ HttpResponse QueryApi::Route(const HttpRequest& r) {
     if (rest.substr(0, 7) == "traces/") return V3Trace(rest.substr(7));
     return V3Error(404, absl::StrCat("no such endpoint ", AbslView(path)));
   }
+  constexpr std::string_view kV1Traces = "/api/v1/traces/";
+  constexpr std::string_view kCriticalPath = "/critical-path";
+  if (path.starts_with(kV1Traces) && path.ends_with(kCriticalPath) &&
+      path.size() > kV1Traces.size() + kCriticalPath.size()) {
+    return CriticalPath(path.substr(kV1Traces.size(),
+                                    path.size() - kV1Traces.size() - kCriticalPath.size()));
+  }
   constexpr std::string_view kApi = "/api/";
   if (path.substr(0, kApi.size()) == kApi) {
     std::string_view rest = path.substr(kApi.size());
@@ -323,6 +332,92 @@ HttpResponse QueryApi::Trace(std::string_view hex) const {
     encode::WriteJaegerTrace(spans, &w);
     w.EndArray();
   });
+}
+
+// Where a trace's time went: the critical path (the chain of spans its
+// end-to-end latency waited on), each service's share of it, and each
+// span's self time. Times are nanoseconds; segment starts are offsets from
+// the root span's start.
+HttpResponse QueryApi::CriticalPath(std::string_view hex) const {
+  model::TraceId id;
+  if (!ParseTraceId(hex, &id)) {
+    return JaegerError(400, absl::StrCat("trace id \"", std::string(hex),
+                                         "\" is not a hex trace id of up to 32 digits"));
+  }
+  auto spans = head_->GetTrace(id);
+  if (spans.empty()) return JaegerError(404, "trace not found");
+  const std::vector<analytics::PathSpan> path_spans = analytics::ToPathSpans(spans);
+  const int32_t root = analytics::PickRoot(path_spans);
+  if (root < 0) return JaegerError(422, "the trace has no root span (every span has a parent in it)");
+  const auto segments = analytics::CriticalPath(path_spans, static_cast<uint32_t>(root));
+  const auto self = analytics::SelfTimes(path_spans);
+  const uint64_t origin = path_spans[root].start;
+  const uint64_t total = path_spans[root].end - path_spans[root].start;
+  auto service_of = [&](uint32_t i) { return store::ServiceOf(*spans[i].batch, spans[i].row); };
+  std::vector<std::pair<std::string, uint64_t>> by_service;
+  for (const auto& seg : segments) {
+    const std::string_view svc = service_of(seg.span);
+    auto it = std::find_if(by_service.begin(), by_service.end(),
+                           [&](const auto& e) { return e.first == svc; });
+    if (it == by_service.end()) {
+      by_service.emplace_back(std::string(svc), 0);
+      it = by_service.end() - 1;
+    }
+    it->second += seg.end - seg.start;
+  }
+  std::sort(by_service.begin(), by_service.end(),
+            [](const auto& a, const auto& b) { return a.second > b.second; });
+  rapidjson::StringBuffer sb;
+  JsonWriter w(sb);
+  w.StartObject();
+  w.Key("traceID");
+  Str(w, model::ToHex(id));
+  w.Key("duration_ns");
+  w.Uint64(total);
+  w.Key("root_span_id");
+  Str(w, model::ToHex(spans[root].batch->span_id[spans[root].row]));
+  w.Key("segments");
+  w.StartArray();
+  for (const auto& seg : segments) {
+    const model::SpanBatch& b = *spans[seg.span].batch;
+    const uint32_t row = spans[seg.span].row;
+    w.StartObject();
+    w.Key("span_id");
+    Str(w, model::ToHex(b.span_id[row]));
+    w.Key("service");
+    Str(w, service_of(seg.span));
+    w.Key("operation");
+    Str(w, b.name[row]);
+    w.Key("start_offset_ns");
+    w.Uint64(seg.start - origin);
+    w.Key("duration_ns");
+    w.Uint64(seg.end - seg.start);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("services");
+  w.StartArray();
+  for (const auto& [svc, ns] : by_service) {
+    w.StartObject();
+    w.Key("service");
+    Str(w, svc);
+    w.Key("critical_path_ns");
+    w.Uint64(ns);
+    w.Key("share");
+    w.Double(total > 0 ? static_cast<double>(ns) / static_cast<double>(total) : 0.0);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("self_time_ns");
+  w.StartObject();
+  for (uint32_t i = 0; i < spans.size(); ++i) {
+    const std::string key = model::ToHex(spans[i].batch->span_id[spans[i].row]);
+    w.Key(key.c_str(), static_cast<rapidjson::SizeType>(key.size()));
+    w.Uint64(self[i]);
+  }
+  w.EndObject();
+  w.EndObject();
+  return Json(200, sb.GetString());
 }
 
 HttpResponse QueryApi::Dependencies(const HttpRequest& r) const {

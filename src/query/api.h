@@ -43,6 +43,7 @@ class QueryApi : public serve::HttpHandler {
   serve::HttpResponse Traces(const serve::HttpRequest& request) const;
   serve::HttpResponse Trace(std::string_view id) const;
   serve::HttpResponse Dependencies(const serve::HttpRequest& request) const;
+  serve::HttpResponse CriticalPath(std::string_view id) const;
   serve::HttpResponse V3Services() const;
   serve::HttpResponse V3Operations(const serve::HttpRequest& request) const;
   serve::HttpResponse V3Traces(const serve::HttpRequest& request) const;

@@ -186,5 +186,25 @@ TEST_F(QueryApiTest, OperationalEndpoints) {
   EXPECT_EQ(Get("/api/nope"), 404);
 }
 
+
+TEST_F(QueryApiTest, CriticalPath) {
+  rapidjson::Document d;
+  // Trace 1: frontend GET /cart [1.0 s, 1.3 s) waits on cart GetCart [1.1 s, 1.2 s).
+  ASSERT_EQ(Get("/api/v1/traces/" + Tid(1) + "/critical-path", &d), 200);
+  EXPECT_EQ(d["duration_ns"].GetUint64(), 300'000'000u);
+  ASSERT_EQ(d["segments"].Size(), 3u);
+  EXPECT_STREQ(d["segments"][0]["service"].GetString(), "frontend");
+  EXPECT_EQ(d["segments"][0]["duration_ns"].GetUint64(), 100'000'000u);
+  EXPECT_STREQ(d["segments"][1]["service"].GetString(), "cart");
+  EXPECT_EQ(d["segments"][1]["start_offset_ns"].GetUint64(), 100'000'000u);
+  EXPECT_STREQ(d["segments"][2]["operation"].GetString(), "GET /cart");
+  ASSERT_EQ(d["services"].Size(), 2u);
+  EXPECT_STREQ(d["services"][0]["service"].GetString(), "frontend");
+  EXPECT_NEAR(d["services"][0]["share"].GetDouble(), 2.0 / 3, 1e-9);
+  EXPECT_EQ(d["self_time_ns"]["0000000000000001"].GetUint64(), 200'000'000u);
+  EXPECT_EQ(Get("/api/v1/traces/" + Tid(9) + "/critical-path"), 404);
+  EXPECT_EQ(Get("/api/v1/traces/xyz/critical-path"), 400);
+}
+
 }  // namespace
 }  // namespace ariadne::query
