@@ -82,10 +82,15 @@ absl::Status LoadYamlConfig(const std::string& path, ServerConfig* c) {
           s = Read(w.second, "storage.retention", &c->retention);
         } else if (k == "max_bytes") {
           s = Read(w.second, "storage.max_bytes", &c->storage_max_bytes);
+        } else if (k == "compaction_max_inputs") {
+          s = Read(w.second, "storage.compaction_max_inputs", &c->compaction_max_inputs);
+        } else if (k == "compaction_target_bytes") {
+          s = Read(w.second, "storage.compaction_target_bytes", &c->compaction_target_bytes);
         } else {
-          return absl::InvalidArgumentError(
-              absl::StrCat(path, ": unknown key storage.", k,
-                           " (known: block_duration, block_cut_bytes, retention, max_bytes)"));
+          return absl::InvalidArgumentError(absl::StrCat(
+              path, ": unknown key storage.", k,
+              " (known: block_duration, block_cut_bytes, retention, max_bytes, "
+              "compaction_max_inputs, compaction_target_bytes)"));
         }
         if (!s.ok()) return s;
       }
@@ -137,6 +142,9 @@ absl::Status Validate(const ServerConfig& c) {
     auto d = query::ParseDurationNanos(*value);
     if (!d.ok()) return absl::InvalidArgumentError(absl::StrCat(key, ": ", d.status().message()));
     if (*d <= 0) return absl::InvalidArgumentError(absl::StrCat(key, " must be positive"));
+  }
+  if (c.compaction_max_inputs > 1024) {
+    return absl::InvalidArgumentError("storage.compaction_max_inputs must be at most 1024");
   }
   if (c.data_dir.empty()) return absl::InvalidArgumentError("data_dir must not be empty");
   if (c.http_threads < 1 || c.http_threads > 256) {

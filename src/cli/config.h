@@ -41,6 +41,11 @@ struct ServerConfig {
   uint64_t block_cut_bytes = 256ull << 20;
   std::string retention = "14d";
   uint64_t storage_max_bytes = 0;
+  // Compaction (docs/storage.md): up to this many blocks of one level,
+  // adjacent in time and together at most compaction_target_bytes, are
+  // merged into one; 0 or 1 turns compaction off.
+  uint32_t compaction_max_inputs = 8;
+  uint64_t compaction_target_bytes = 1ull << 30;
 
   int http_threads = 2;
   std::string log_level = "info";

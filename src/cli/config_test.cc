@@ -89,6 +89,8 @@ TEST(ConfigTest, ExampleFileLoadsAndMatchesTheDefaults) {
   EXPECT_EQ(c.limits.max_attributes_per_span, defaults.limits.max_attributes_per_span);
   EXPECT_EQ(c.limits.max_value_depth, defaults.limits.max_value_depth);
   EXPECT_EQ(c.http_threads, defaults.http_threads);
+  EXPECT_EQ(c.compaction_max_inputs, defaults.compaction_max_inputs);
+  EXPECT_EQ(c.compaction_target_bytes, defaults.compaction_target_bytes);
   EXPECT_TRUE(Validate(c).ok());
 }
 

@@ -99,6 +99,14 @@ void AddServeOptions(CLI::App* serve, ServerConfig* c) {
                     "Delete the oldest blocks while they hold more; 0 = no limit")
       ->envname("ARIADNE_STORAGE_MAX_BYTES")
       ->capture_default_str();
+  serve->add_option("--compaction-max-inputs", c->compaction_max_inputs,
+                    "Merge up to this many small blocks into one; 0 or 1 = no compaction")
+      ->envname("ARIADNE_COMPACTION_MAX_INPUTS")
+      ->capture_default_str();
+  serve->add_option("--compaction-target-bytes", c->compaction_target_bytes,
+                    "... whose bytes add up to at most this")
+      ->envname("ARIADNE_COMPACTION_TARGET_BYTES")
+      ->capture_default_str();
   serve->add_option("--max-connections", c->max_connections, "Open connections per listener")
       ->envname("ARIADNE_MAX_CONNECTIONS")
       ->capture_default_str();

@@ -125,6 +125,12 @@ std::string StorageMetricsText(const store::BlockSet& blocks, const store::Flush
   absl::StrAppend(&out, "ariadne_blocks_flush_failures_total ", fs.failures, "\n");
   family("ariadne_blocks_last_flush_seconds", "gauge", "How long the last block took to write.");
   absl::StrAppend(&out, "ariadne_blocks_last_flush_seconds ", fs.last_flush_seconds, "\n");
+  family("ariadne_blocks_compactions_total", "counter",
+         "Blocks written by compacting smaller blocks.");
+  absl::StrAppend(&out, "ariadne_blocks_compactions_total ", fs.compactions, "\n");
+  family("ariadne_blocks_compaction_failures_total", "counter",
+         "Failed attempts to compact blocks (retried).");
+  absl::StrAppend(&out, "ariadne_blocks_compaction_failures_total ", fs.compaction_failures, "\n");
   family("ariadne_wal_segments_removed_total", "counter",
          "Log segments deleted because blocks cover them.");
   absl::StrAppend(&out, "ariadne_wal_segments_removed_total ", fs.wal_segments_removed, "\n");
@@ -274,6 +280,8 @@ int RunServe(const ServerConfig& config) {
   flusher_options.retention =
       std::chrono::milliseconds(*query::ParseDurationNanos(config.retention) / 1000000);
   flusher_options.max_bytes = config.storage_max_bytes;
+  flusher_options.compaction.max_inputs = config.compaction_max_inputs;
+  flusher_options.compaction.target_block_bytes = config.compaction_target_bytes;
   auto flusher = std::make_unique<store::Flusher>(
       &head, blocks->get(),
       [&ingester]() -> absl::StatusOr<store::HeadCut> {

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <random>
 
 #include "absl/base/thread_annotations.h"
@@ -131,57 +132,114 @@ struct ChunkRef {
   uint32_t crc = 0;
 };
 
-class FileBuilder {
+// One of the two files being written: the header, then zstd chunks as they
+// come (buffered, written in large pieces), then the directory (chunks in
+// their logical order, which need not be the order they were written in)
+// and the footer.
+class ChunkSink {
  public:
-  explicit FileBuilder(const char (&magic)[4], int level) : level_(level) {
-    out_.Bytes(magic, 4);
-    out_.U8(kVersion);
-    out_.Bytes("\0\0\0", 3);
-    magic_ = magic;
+  ChunkSink() = default;
+  ChunkSink(const ChunkSink&) = delete;
+  ChunkSink& operator=(const ChunkSink&) = delete;
+  ~ChunkSink() {
+    if (fd_ >= 0) ::close(fd_);
   }
-  absl::Status Add(std::string_view raw) {
-    if (raw.size() > kMaxChunkRaw) return absl::InvalidArgumentError("block chunk too large");
-    std::string& s = out_.str();
-    const size_t bound = ZSTD_compressBound(raw.size());
-    const size_t at = s.size();
-    s.resize(at + bound);
-    const size_t n = ZSTD_compress(s.data() + at, bound, raw.data(), raw.size(), level_);
-    if (ZSTD_isError(n)) {
-      return absl::InternalError(absl::StrCat("zstd: ", ZSTD_getErrorName(n)));
-    }
-    s.resize(at + n);
-    chunks_.push_back({at, static_cast<uint32_t>(n), static_cast<uint32_t>(raw.size()),
-                       wal::crc32c::Value(s.data() + at, n)});
+
+  absl::Status Open(std::string path, const char (&magic)[4], ZSTD_CCtx* cctx, int level) {
+    path_ = std::move(path);
+    magic_ = magic;
+    cctx_ = cctx;
+    level_ = level;
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) return ErrnoStatus("open", path_);
+    Out h;
+    h.Bytes(magic, 4);
+    h.U8(kVersion);
+    h.Bytes("\0\0\0", 3);
+    buf_ = std::move(h.str());
     return absl::OkStatus();
   }
-  std::string Finish(uint32_t groups, uint32_t columns, uint64_t min_start) {
+  const std::string& path() const { return path_; }
+  int fd() const { return fd_; }
+  uint64_t size() const { return written_ + buf_.size(); }
+
+  // Compresses and appends one chunk; returns where it is.
+  absl::StatusOr<ChunkRef> Add(std::string_view raw) {
+    if (raw.size() > kMaxChunkRaw) return absl::InvalidArgumentError("block chunk too large");
+    const size_t bound = ZSTD_compressBound(raw.size());
+    const size_t at = buf_.size();
+    buf_.resize(at + bound);
+    const size_t n =
+        ZSTD_compressCCtx(cctx_, buf_.data() + at, bound, raw.data(), raw.size(), level_);
+    if (ZSTD_isError(n)) {
+      buf_.resize(at);
+      return absl::InternalError(absl::StrCat("zstd: ", ZSTD_getErrorName(n)));
+    }
+    buf_.resize(at + n);
+    const ChunkRef ref{written_ + at, static_cast<uint32_t>(n), static_cast<uint32_t>(raw.size()),
+                       wal::crc32c::Value(buf_.data() + at, n)};
+    if (buf_.size() >= (1u << 20)) {
+      if (absl::Status s = Flush(); !s.ok()) return s;
+    }
+    return ref;
+  }
+
+  // Writes out what is buffered (so that the file can be read back).
+  absl::Status Flush() {
+    size_t done = 0;
+    while (done < buf_.size()) {
+      const ssize_t n = ::write(fd_, buf_.data() + done, buf_.size() - done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus("write", path_);
+      }
+      done += static_cast<size_t>(n);
+    }
+    written_ += buf_.size();
+    buf_.clear();
+    return absl::OkStatus();
+  }
+
+  // Directory and footer; fsync; close. Returns the file's size.
+  absl::StatusOr<uint64_t> Finish(const std::vector<ChunkRef>& chunks, uint32_t groups,
+                                  uint32_t columns, uint64_t min_start) {
     Out dir;
     dir.Fixed32(groups);
     dir.Fixed32(columns);
-    dir.Fixed32(static_cast<uint32_t>(chunks_.size()));
+    dir.Fixed32(static_cast<uint32_t>(chunks.size()));
     dir.Fixed64(min_start);
-    for (const ChunkRef& c : chunks_) {
+    for (const ChunkRef& c : chunks) {
       dir.Fixed64(c.offset);
       dir.Fixed32(c.compressed);
       dir.Fixed32(c.raw);
       dir.Fixed32(c.crc);
     }
-    const uint64_t dir_offset = out_.size();
-    out_.Bytes(dir.str().data(), dir.size());
-    out_.Fixed64(dir_offset);
-    out_.Fixed32(static_cast<uint32_t>(dir.size()));
-    out_.Fixed32(wal::crc32c::Value(dir.str()));
-    out_.U8(kVersion);
-    out_.Bytes("\0\0\0", 3);
-    out_.Bytes(magic_, 4);
-    return std::move(out_.str());
+    const uint64_t dir_offset = size();
+    Out tail;
+    tail.Bytes(dir.str().data(), dir.size());
+    tail.Fixed64(dir_offset);
+    tail.Fixed32(static_cast<uint32_t>(dir.size()));
+    tail.Fixed32(wal::crc32c::Value(dir.str()));
+    tail.U8(kVersion);
+    tail.Bytes("\0\0\0", 3);
+    tail.Bytes(magic_, 4);
+    buf_ += tail.str();
+    if (absl::Status s = Flush(); !s.ok()) return s;
+    if (::fsync(fd_) != 0) return ErrnoStatus("fsync", path_);
+    const int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) return ErrnoStatus("close", path_);
+    return written_;
   }
 
  private:
-  Out out_;
-  const char* magic_;
-  int level_;
-  std::vector<ChunkRef> chunks_;
+  std::string path_;
+  const char* magic_ = nullptr;
+  ZSTD_CCtx* cctx_ = nullptr;
+  int level_ = 3;
+  int fd_ = -1;
+  uint64_t written_ = 0;  // bytes in the file
+  std::string buf_;       // bytes after them, not yet written
 };
 
 struct Directory {
@@ -263,10 +321,9 @@ absl::StatusOr<std::string> ReadChunk(int fd, const std::string& path, const Chu
 // ---------------------------------------------------------------------------
 // Writer: the strings dictionary.
 
-// Every string the block references. Strings used once (and not forced) are
-// written inline where they are used; the rest get a dictionary id, the most
-// used first so that their ids are the shortest varints.
-class StringTable {
+// The strings of one row group with their use counts: which of them join the
+// block's dictionary is decided per row group, once it is complete.
+class LocalStrings {
  public:
   void Use(std::string_view s) {
     if (!s.empty()) ++map_[AbslView(s)].uses;
@@ -277,30 +334,56 @@ class StringTable {
     ++i.uses;
     i.forced = true;
   }
-  // Assigns ids; returns the dictionary in id order (id 0 = "").
-  std::vector<std::string_view> Finish() {
-    std::vector<std::pair<absl::string_view, Info*>> in;
-    for (auto& [s, info] : map_) {
-      if (info.forced || info.uses >= 2) in.emplace_back(s, &info);
-    }
-    std::sort(in.begin(), in.end(), [](const auto& a, const auto& b) {
-      return a.second->uses != b.second->uses ? a.second->uses > b.second->uses
-                                              : a.first < b.first;
-    });
-    std::vector<std::string_view> dict;
-    dict.reserve(in.size() + 1);
-    dict.emplace_back();
-    for (auto& [s, info] : in) {
-      info->id = static_cast<uint32_t>(dict.size());
-      dict.push_back(StdView(s));
-    }
-    return dict;
+  void Clear() { map_.clear(); }
+
+  struct Info {
+    uint32_t uses = 0;
+    bool forced = false;
+  };
+  const absl::flat_hash_map<absl::string_view, Info>& map() const { return map_; }
+
+ private:
+  absl::flat_hash_map<absl::string_view, Info> map_;
+};
+
+// The block's dictionary, grown row group by row group: id 0 is "", ids are
+// handed out in the order strings join (within a row group, the most used
+// first). It owns its strings.
+class Dict {
+ public:
+  Dict() { strings_.emplace_back(); }
+  std::optional<uint32_t> Find(std::string_view s) const {
+    if (s.empty()) return 0;
+    auto it = ids_.find(AbslView(s));
+    if (it == ids_.end()) return std::nullopt;
+    return it->second;
   }
-  // The dictionary id of `s`, 0 if it is "" or written inline.
+  // The dictionary id of `s`, 0 if it is "" or not in the dictionary.
   uint32_t Id(std::string_view s) const {
     if (s.empty()) return 0;
-    auto it = map_.find(AbslView(s));
-    return it == map_.end() ? 0 : it->second.id;
+    auto it = ids_.find(AbslView(s));
+    return it == ids_.end() ? 0 : it->second;
+  }
+  uint32_t Add(std::string_view s) {
+    std::string_view owned = arena_.Copy(s);
+    const uint32_t id = static_cast<uint32_t>(strings_.size());
+    strings_.push_back(owned);
+    ids_.emplace(AbslView(owned), id);
+    bytes_ += s.size() + 32;
+    return id;
+  }
+  // Strings used at least twice (or forced) join, as long as there is room.
+  void Absorb(const LocalStrings& local, uint64_t max_bytes) {
+    std::vector<std::pair<absl::string_view, LocalStrings::Info>> in;
+    for (const auto& [s, info] : local.map()) {
+      if (!(info.forced || (info.uses >= 2 && bytes_ < max_bytes))) continue;
+      if (ids_.contains(s)) continue;
+      in.emplace_back(s, info);
+    }
+    std::sort(in.begin(), in.end(), [](const auto& a, const auto& b) {
+      return a.second.uses != b.second.uses ? a.second.uses > b.second.uses : a.first < b.first;
+    });
+    for (const auto& [s, info] : in) Add(StdView(s));
   }
   // A string reference: 2*id, or 2*length+1 with the bytes in the tail.
   void Put(Out& o, std::string_view s) const {
@@ -312,18 +395,18 @@ class StringTable {
       o.Tail(s.data(), s.size());
     }
   }
+  const std::vector<std::string_view>& strings() const { return strings_; }
+  uint64_t bytes() const { return bytes_; }
 
  private:
-  struct Info {
-    uint32_t uses = 0;
-    bool forced = false;
-    uint32_t id = 0;
-  };
-  absl::flat_hash_map<absl::string_view, Info> map_;
+  SpanBatch arena_;
+  std::vector<std::string_view> strings_;
+  absl::flat_hash_map<absl::string_view, uint32_t> ids_;
+  uint64_t bytes_ = 0;
 };
 
-void CountAttrs(const SpanBatch& b, Range r, StringTable& t);
-void CountValue(const SpanBatch& b, const AnyValue& v, StringTable& t) {
+void CountAttrs(const SpanBatch& b, Range r, LocalStrings& t);
+void CountValue(const SpanBatch& b, const AnyValue& v, LocalStrings& t) {
   switch (v.type) {
     case ValueType::kString:
     case ValueType::kBytes:
@@ -341,7 +424,7 @@ void CountValue(const SpanBatch& b, const AnyValue& v, StringTable& t) {
       break;
   }
 }
-void CountAttrs(const SpanBatch& b, Range r, StringTable& t) {
+void CountAttrs(const SpanBatch& b, Range r, LocalStrings& t) {
   for (uint32_t i = 0; i < r.count; ++i) {
     const KeyValue& kv = b.attributes[r.first + i];
     t.Force(kv.key);
@@ -349,8 +432,8 @@ void CountAttrs(const SpanBatch& b, Range r, StringTable& t) {
   }
 }
 
-void PutAttrs(Out& o, const SpanBatch& b, Range r, const StringTable& t);
-void PutValue(Out& o, const SpanBatch& b, const AnyValue& v, const StringTable& t) {
+void PutAttrs(Out& o, const SpanBatch& b, Range r, const Dict& t);
+void PutValue(Out& o, const SpanBatch& b, const AnyValue& v, const Dict& t) {
   switch (v.type) {
     case ValueType::kEmpty:
       break;
@@ -383,13 +466,97 @@ void PutValue(Out& o, const SpanBatch& b, const AnyValue& v, const StringTable& 
       break;
   }
 }
-void PutAttrs(Out& o, const SpanBatch& b, Range r, const StringTable& t) {
+void PutAttrs(Out& o, const SpanBatch& b, Range r, const Dict& t) {
   o.Varint(r.count);
   for (uint32_t i = 0; i < r.count; ++i) {
     const KeyValue& kv = b.attributes[r.first + i];
     o.Varint((static_cast<uint64_t>(t.Id(kv.key)) << 3) | static_cast<uint8_t>(kv.value.type));
     PutValue(o, b, kv.value, t);
   }
+}
+
+// Content of attributes with the strings themselves (not references): the
+// key under which resources and scopes are deduplicated.
+void CanonAttrs(Out& o, const SpanBatch& b, Range r);
+void CanonValue(Out& o, const SpanBatch& b, const AnyValue& v) {
+  o.U8(static_cast<uint8_t>(v.type));
+  switch (v.type) {
+    case ValueType::kString:
+    case ValueType::kBytes:
+      o.Varint(v.bytes.size());
+      o.Bytes(v.bytes.data(), v.bytes.size());
+      break;
+    case ValueType::kArray:
+      o.Varint(v.children.count);
+      for (uint32_t i = 0; i < v.children.count; ++i) {
+        CanonValue(o, b, b.array_items[v.children.first + i]);
+      }
+      break;
+    case ValueType::kKvList:
+      CanonAttrs(o, b, v.children);
+      break;
+    case ValueType::kBool:
+      o.U8(v.bool_value ? 1 : 0);
+      break;
+    case ValueType::kInt:
+      o.Zigzag(v.int_value);
+      break;
+    case ValueType::kDouble: {
+      uint64_t bits;
+      std::memcpy(&bits, &v.double_value, 8);
+      o.Fixed64(bits);
+      break;
+    }
+    case ValueType::kEmpty:
+      break;
+  }
+}
+void CanonAttrs(Out& o, const SpanBatch& b, Range r) {
+  o.Varint(r.count);
+  for (uint32_t i = 0; i < r.count; ++i) {
+    const KeyValue& kv = b.attributes[r.first + i];
+    o.Varint(kv.key.size());
+    o.Bytes(kv.key.data(), kv.key.size());
+    CanonValue(o, b, kv.value);
+  }
+}
+void CanonString(Out& o, std::string_view s) {
+  o.Varint(s.size());
+  o.Bytes(s.data(), s.size());
+}
+
+// Deep copy of attributes from one batch to another.
+Range CopyAttrs(const SpanBatch& src, Range r, SpanBatch* dst, bool own);
+AnyValue CopyValue(const SpanBatch& src, const AnyValue& v, SpanBatch* dst, bool own) {
+  switch (v.type) {
+    case ValueType::kString:
+      return AnyValue::String(own ? dst->Copy(v.bytes) : v.bytes);
+    case ValueType::kBytes:
+      return AnyValue::Bytes(own ? dst->Copy(v.bytes) : v.bytes);
+    case ValueType::kArray: {
+      const uint32_t first = static_cast<uint32_t>(dst->array_items.size());
+      dst->array_items.resize(first + v.children.count);
+      for (uint32_t i = 0; i < v.children.count; ++i) {
+        AnyValue item = CopyValue(src, src.array_items[v.children.first + i], dst, own);
+        dst->array_items[first + i] = item;
+      }
+      return AnyValue::Array({first, v.children.count});
+    }
+    case ValueType::kKvList:
+      return AnyValue::KvList(CopyAttrs(src, v.children, dst, own));
+    default:
+      return v;
+  }
+}
+Range CopyAttrs(const SpanBatch& src, Range r, SpanBatch* dst, bool own) {
+  const uint32_t first = static_cast<uint32_t>(dst->attributes.size());
+  dst->attributes.resize(first + r.count);
+  for (uint32_t i = 0; i < r.count; ++i) {
+    const KeyValue& kv = src.attributes[r.first + i];
+    AnyValue v = CopyValue(src, kv.value, dst, own);
+    dst->attributes[first + i] = {own ? dst->Copy(kv.key) : kv.key, v};
+  }
+  return {first, r.count};
 }
 
 // Columns holding string references (written as main part + tail).
@@ -527,6 +694,12 @@ std::string MetaJson(const BlockMeta& m, uint64_t data_bytes, uint64_t index_byt
   w.Uint64(m.wal_seq_max);
   w.Key("created_unix_nano");
   w.Int64(m.created_unix_nano);
+  w.Key("compacted_from");
+  w.StartArray();
+  for (const std::string& s : m.compacted_from) {
+    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  }
+  w.EndArray();
   w.Key("services");
   w.StartArray();
   for (const std::string& s : m.services) {
@@ -583,6 +756,13 @@ absl::Status ParseMetaJson(const std::string& path, std::string_view text, Block
   auto created = d.FindMember("created_unix_nano");
   if (created == d.MemberEnd() || !created->value.IsInt64()) return bad("bad created_unix_nano");
   m->created_unix_nano = created->value.GetInt64();
+  if (auto from = d.FindMember("compacted_from"); from != d.MemberEnd()) {
+    if (!from->value.IsArray()) return bad("bad compacted_from");
+    for (const auto& s : from->value.GetArray()) {
+      if (!s.IsString()) return bad("bad compacted_from");
+      m->compacted_from.emplace_back(s.GetString(), s.GetStringLength());
+    }
+  }
   auto services = d.FindMember("services");
   if (services == d.MemberEnd() || !services->value.IsArray()) return bad("bad services");
   for (const auto& s : services->value.GetArray()) {
@@ -608,8 +788,706 @@ absl::Status ParseMetaJson(const std::string& path, std::string_view text, Block
   return absl::OkStatus();
 }
 
+// Trace-id column and page parsing (the reader, and the writer's bloom filter).
+
+bool ParseTraceColumn(std::string_view raw, std::vector<TraceId>* ids,
+                      std::vector<uint32_t>* counts) {
+  In in(raw);
+  const uint32_t n = in.Count(17);
+  ids->resize(n);
+  counts->resize(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    std::string_view b = in.Take(16);
+    if (!in.ok()) return false;
+    std::memcpy((*ids)[i].data(), b.data(), 16);
+    if (i > 0 && !((*ids)[i - 1] < (*ids)[i])) return false;
+  }
+  for (uint32_t i = 0; i < n; ++i) {
+    (*counts)[i] = in.Varint32();
+    if ((*counts)[i] == 0) return false;
+  }
+  return in.done();
+}
+
+struct Page {
+  TraceId first{};
+  uint32_t count = 0;
+};
+
+bool ParsePage(std::string_view raw, uint32_t expect, uint32_t groups,
+               std::vector<std::pair<TraceId, uint32_t>>* out) {
+  In in(raw);
+  const uint32_t n = in.Count(17);
+  if (n != expect) return false;
+  out->resize(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    std::string_view b = in.Take(16);
+    if (!in.ok()) return false;
+    std::memcpy((*out)[i].first.data(), b.data(), 16);
+    if (i > 0 && !((*out)[i - 1].first < (*out)[i].first)) return false;
+  }
+  uint64_t group = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    group += in.Varint();
+    if (group >= groups) return false;
+    (*out)[i].second = static_cast<uint32_t>(group);
+  }
+  return in.done();
+}
+
 // ---------------------------------------------------------------------------
 // Writer
+
+class BlockWriterImpl final : public BlockWriter {
+ public:
+  BlockWriterImpl(std::string blocks_dir, BlockMeta meta, BlockWriterOptions options)
+      : blocks_dir_(std::move(blocks_dir)), meta_in_(std::move(meta)), options_(options) {}
+  ~BlockWriterImpl() override {
+    if (!published_ && !tmp_dir_.empty()) RemoveDirBestEffort(tmp_dir_);
+    if (cctx_ != nullptr) ZSTD_freeCCtx(cctx_);
+  }
+
+  absl::Status Init();
+  absl::Status AddTrace(std::span<const SpanRef> spans) override;
+  absl::StatusOr<BlockMeta> Finish() override;
+  uint64_t buffered_spans() const override { return rg_.size(); }
+  uint64_t max_buffered_spans() const override { return max_buffered_; }
+
+ private:
+  struct KeyState {
+    bool overflow = false;  // too many distinct texts: no postings for this key
+    absl::flat_hash_map<uint32_t, std::vector<uint32_t>> groups;  // text id -> row groups
+  };
+  struct PageRef {
+    TraceId first{};
+    uint32_t count = 0;
+    ChunkRef chunk;
+  };
+
+  absl::Status FlushRowGroup();
+  absl::Status WritePage();
+  uint32_t InternScope(const SpanBatch& b, uint32_t scope);
+  absl::StatusOr<BlockMeta> FinishImpl();
+  absl::Status Failed(absl::Status s) {
+    if (status_.ok()) status_ = s;
+    return s;
+  }
+
+  const std::string blocks_dir_;
+  const BlockMeta meta_in_;
+  const BlockWriterOptions options_;
+  uint64_t random_ = 0;
+  std::string tmp_dir_;
+  bool published_ = false;
+  bool finished_ = false;
+  absl::Status status_;  // the first failure; the writer refuses everything after it
+  ZSTD_CCtx* cctx_ = nullptr;
+  ChunkSink data_;
+  ChunkSink index_;
+
+  // The current row group.
+  std::vector<SpanRef> rg_;
+  uint64_t max_buffered_ = 0;
+  bool have_last_ = false;
+  TraceId last_trace_{};
+
+  // Block-wide, growing with distinct values.
+  Dict dict_;
+  SpanBatch tables_;  // the block's resources and scopes (owned copies)
+  absl::flat_hash_map<std::string, uint32_t> resource_by_content_;
+  absl::flat_hash_map<std::string, uint32_t> scope_by_content_;
+  std::vector<uint32_t> resource_service_;  // block resource -> service name id
+  std::vector<uint32_t> scope_resource_;    // block scope -> block resource
+  absl::flat_hash_map<uint32_t, KeyState> keys_;  // attribute key id -> postings
+  absl::flat_hash_set<std::tuple<uint32_t, uint32_t, uint8_t>> ops_;  // (service, name, kind) ids
+
+  // Block-wide, growing with row groups (or pages of 1024 traces).
+  std::vector<RowGroupStats> stats_;
+  std::vector<ChunkRef> group_chunks_;  // kColumns per row group, in order
+  std::vector<PageRef> pages_;
+  std::vector<std::pair<TraceId, uint32_t>> page_;  // the trace-id page being filled
+  uint64_t spans_ = 0;
+  uint64_t traces_ = 0;
+  uint64_t min_start_ = UINT64_MAX;
+  uint64_t max_start_ = 0;
+};
+
+absl::Status BlockWriterImpl::Init() {
+  std::random_device rd;
+  random_ = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  if (::mkdir(blocks_dir_.c_str(), 0755) != 0 && errno != EEXIST) {
+    return ErrnoStatus("mkdir", blocks_dir_);
+  }
+  // The id starts with the block's smallest span start, known at Finish.
+  const std::string tmp = absl::StrFormat("%s/tmp-%016x", blocks_dir_, random_);
+  if (::mkdir(tmp.c_str(), 0755) != 0) return ErrnoStatus("mkdir", tmp);
+  tmp_dir_ = tmp;
+  cctx_ = ZSTD_createCCtx();
+  if (cctx_ == nullptr) return absl::ResourceExhaustedError("zstd: cannot create a context");
+  if (absl::Status s = data_.Open(tmp_dir_ + "/data.blk", kDataMagic, cctx_, options_.zstd_level);
+      !s.ok()) {
+    return s;
+  }
+  return index_.Open(tmp_dir_ + "/index.blk", kIndexMagic, cctx_, options_.zstd_level);
+}
+
+absl::Status BlockWriterImpl::AddTrace(std::span<const SpanRef> spans) {
+  if (!status_.ok()) return status_;
+  if (finished_) return absl::FailedPreconditionError("BlockWriter: AddTrace after Finish");
+  if (spans.empty()) return absl::OkStatus();
+  const TraceId trace = spans[0].batch->trace_id[spans[0].row];
+  if (have_last_ && !(last_trace_ < trace)) {
+    return absl::InvalidArgumentError("BlockWriter: traces not in ascending trace-id order");
+  }
+  const size_t begin = rg_.size();
+  absl::flat_hash_set<std::pair<SpanId, SpanKind>> seen;
+  const bool small = spans.size() <= 16;
+  for (const SpanRef& r : spans) {
+    const SpanBatch& b = *r.batch;
+    if (b.trace_id[r.row] != trace) {
+      rg_.resize(begin);
+      return absl::InvalidArgumentError("BlockWriter: AddTrace given spans of several traces");
+    }
+    if (static_cast<uint8_t>(b.kind[r.row]) > 15 ||
+        static_cast<uint8_t>(b.status_code[r.row]) > 15) {
+      rg_.resize(begin);
+      return absl::InvalidArgumentError("span kind or status code out of range");
+    }
+    // A span repeated with the same id and kind is kept once: the first.
+    bool dup = false;
+    if (small) {
+      for (size_t i = begin; i < rg_.size() && !dup; ++i) {
+        const SpanBatch& o = *rg_[i].batch;
+        dup = o.span_id[rg_[i].row] == b.span_id[r.row] && o.kind[rg_[i].row] == b.kind[r.row];
+      }
+    } else {
+      dup = !seen.insert({b.span_id[r.row], b.kind[r.row]}).second;
+    }
+    if (!dup) rg_.push_back(r);
+  }
+  std::stable_sort(rg_.begin() + static_cast<std::ptrdiff_t>(begin), rg_.end(),
+                   [](const SpanRef& a, const SpanRef& b) {
+                     return a.batch->start_unix_nano[a.row] < b.batch->start_unix_nano[b.row];
+                   });
+  have_last_ = true;
+  last_trace_ = trace;
+  max_buffered_ = std::max<uint64_t>(max_buffered_, rg_.size());
+  if (rg_.size() >= std::max<uint32_t>(1, options_.row_group_spans)) return FlushRowGroup();
+  return absl::OkStatus();
+}
+
+uint32_t BlockWriterImpl::InternScope(const SpanBatch& b, uint32_t scope) {
+  const model::Scope& s = b.scopes[scope];
+  const model::Resource& r = b.resources[s.resource];
+  Out rk;
+  CanonString(rk, r.service_name);
+  CanonString(rk, r.schema_url);
+  rk.Varint(r.dropped_attributes_count);
+  CanonAttrs(rk, b, r.attributes);
+  auto [rit, rfresh] = resource_by_content_.try_emplace(
+      std::move(rk.str()), static_cast<uint32_t>(tables_.resources.size()));
+  if (rfresh) {
+    model::Resource copy;
+    copy.service_name = tables_.Copy(r.service_name);
+    copy.schema_url = tables_.Copy(r.schema_url);
+    copy.dropped_attributes_count = r.dropped_attributes_count;
+    copy.attributes = CopyAttrs(b, r.attributes, &tables_, true);
+    tables_.resources.push_back(copy);
+  }
+  const uint32_t resource = rit->second;
+  Out sk;
+  sk.Varint(resource);
+  CanonString(sk, s.name);
+  CanonString(sk, s.version);
+  CanonString(sk, s.schema_url);
+  sk.Varint(s.dropped_attributes_count);
+  CanonAttrs(sk, b, s.attributes);
+  auto [sit, sfresh] = scope_by_content_.try_emplace(std::move(sk.str()),
+                                                     static_cast<uint32_t>(tables_.scopes.size()));
+  if (sfresh) {
+    model::Scope copy;
+    copy.resource = resource;
+    copy.name = tables_.Copy(s.name);
+    copy.version = tables_.Copy(s.version);
+    copy.schema_url = tables_.Copy(s.schema_url);
+    copy.dropped_attributes_count = s.dropped_attributes_count;
+    copy.attributes = CopyAttrs(b, s.attributes, &tables_, true);
+    tables_.scopes.push_back(copy);
+    scope_resource_.push_back(resource);
+  }
+  return sit->second;
+}
+
+absl::Status BlockWriterImpl::FlushRowGroup() {
+  const uint32_t group = static_cast<uint32_t>(stats_.size());
+  const size_t n = rg_.size();
+  LocalStrings local;
+
+  // 1. The spans' scopes (and resources) in the block's tables.
+  const size_t resources_before = tables_.resources.size();
+  const size_t scopes_before = tables_.scopes.size();
+  std::vector<uint32_t> span_scope(n);
+  {
+    absl::flat_hash_map<std::pair<const SpanBatch*, uint32_t>, uint32_t> cache;
+    for (size_t i = 0; i < n; ++i) {
+      const SpanBatch& b = *rg_[i].batch;
+      const uint32_t scope = b.scope[rg_[i].row];
+      auto [it, fresh] = cache.try_emplace({&b, scope}, 0);
+      if (fresh) it->second = InternScope(b, scope);
+      span_scope[i] = it->second;
+    }
+  }
+  for (size_t r = resources_before; r < tables_.resources.size(); ++r) {
+    const model::Resource& res = tables_.resources[r];
+    local.Force(res.service_name);
+    local.Use(res.schema_url);
+    CountAttrs(tables_, res.attributes, local);
+  }
+  for (size_t s = scopes_before; s < tables_.scopes.size(); ++s) {
+    const model::Scope& sc = tables_.scopes[s];
+    local.Use(sc.name);
+    local.Use(sc.version);
+    local.Use(sc.schema_url);
+    CountAttrs(tables_, sc.attributes, local);
+  }
+
+  // 2. The strings of the spans.
+  for (const SpanRef& ref : rg_) {
+    const SpanBatch& b = *ref.batch;
+    const uint32_t row = ref.row;
+    local.Force(b.name[row]);
+    local.Use(b.trace_state[row]);
+    local.Use(b.status_message[row]);
+    CountAttrs(b, b.span_attributes[row], local);
+    for (uint32_t e = 0; e < b.span_events[row].count; ++e) {
+      const model::Event& ev = b.events[b.span_events[row].first + e];
+      local.Use(ev.name);
+      CountAttrs(b, ev.attributes, local);
+    }
+    for (uint32_t l = 0; l < b.span_links[row].count; ++l) {
+      const model::Link& ln = b.links[b.span_links[row].first + l];
+      local.Use(ln.trace_state);
+      CountAttrs(b, ln.attributes, local);
+    }
+  }
+
+  // 3. Postings: the texts of each attribute key (span attributes and the
+  // attributes of the resources used) in this row group; a key keeps its
+  // postings while the block has at most postings_max_values texts for it,
+  // and those texts join the dictionary.
+  absl::flat_hash_set<uint32_t> used_resources;
+  for (uint32_t s : span_scope) used_resources.insert(scope_resource_[s]);
+  struct LocalKey {
+    absl::flat_hash_set<absl::string_view> texts;
+    bool overflow = false;
+  };
+  absl::flat_hash_map<absl::string_view, LocalKey> local_keys;
+  SpanBatch scratch;  // owns the text of non-string values
+  std::string tmp;
+  auto note = [&](const SpanBatch& b, Range r) {
+    for (uint32_t i = 0; i < r.count; ++i) {
+      const KeyValue& kv = b.attributes[r.first + i];
+      LocalKey& lk = local_keys[AbslView(kv.key)];
+      if (lk.overflow) continue;
+      std::string_view text = TagText(b, kv.value, &tmp);
+      if (lk.texts.contains(AbslView(text))) continue;
+      if (lk.texts.size() >= options_.postings_max_values) {
+        lk.overflow = true;
+        lk.texts.clear();
+        continue;
+      }
+      if (text.data() == tmp.data()) text = scratch.Copy(text);
+      lk.texts.insert(AbslView(text));
+    }
+  };
+  for (const SpanRef& ref : rg_) note(*ref.batch, ref.batch->span_attributes[ref.row]);
+  for (uint32_t r : used_resources) note(tables_, tables_.resources[r].attributes);
+  std::vector<std::pair<absl::string_view, bool>> decisions;  // (key, overflow)
+  for (auto& [key, lk] : local_keys) {
+    const KeyState* ks = nullptr;
+    if (auto id = dict_.Find(StdView(key))) {
+      if (auto it = keys_.find(*id); it != keys_.end()) ks = &it->second;
+    }
+    if (ks != nullptr && ks->overflow) continue;
+    bool overflow = lk.overflow;
+    if (!overflow) {
+      size_t fresh = 0;
+      for (absl::string_view text : lk.texts) {
+        auto id = dict_.Find(StdView(text));
+        if (!id || ks == nullptr || !ks->groups.contains(*id)) ++fresh;
+      }
+      overflow = (ks != nullptr ? ks->groups.size() : 0) + fresh > options_.postings_max_values;
+    }
+    if (!overflow) {
+      for (absl::string_view text : lk.texts) local.Force(StdView(text));
+    }
+    decisions.emplace_back(key, overflow);
+  }
+
+  // 4. The dictionary grows.
+  dict_.Absorb(local, options_.dictionary_max_bytes);
+  for (size_t r = resource_service_.size(); r < tables_.resources.size(); ++r) {
+    resource_service_.push_back(dict_.Id(tables_.resources[r].service_name));
+  }
+  for (const auto& [key, overflow] : decisions) {
+    KeyState& ks = keys_[dict_.Id(StdView(key))];
+    if (overflow) {
+      ks.overflow = true;
+      ks.groups = {};
+    }
+  }
+  auto add_postings = [&](const SpanBatch& b, Range r) {
+    for (uint32_t i = 0; i < r.count; ++i) {
+      const KeyValue& kv = b.attributes[r.first + i];
+      auto it = keys_.find(dict_.Id(kv.key));
+      if (it == keys_.end() || it->second.overflow) continue;
+      std::vector<uint32_t>& list = it->second.groups[dict_.Id(TagText(b, kv.value, &tmp))];
+      if (list.empty() || list.back() != group) list.push_back(group);
+    }
+  };
+
+  // 5. The columns.
+  uint64_t rg_min = UINT64_MAX;
+  for (const SpanRef& ref : rg_) rg_min = std::min(rg_min, ref.batch->start_unix_nano[ref.row]);
+  Out cols[kColumns];
+  RowGroupStats st;
+  st.spans = static_cast<uint32_t>(n);
+  st.min_start = st.min_duration = UINT64_MAX;
+  absl::flat_hash_set<uint32_t> posted_resources;
+  std::vector<TraceId> ids;
+  std::vector<uint32_t> counts;
+  absl::flat_hash_map<SpanId, uint32_t> index_in_trace;
+  uint64_t prev_start = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const SpanBatch& b = *rg_[i].batch;
+    const uint32_t row = rg_[i].row;
+    const uint64_t start = b.start_unix_nano[row];
+    if (i == 0 || b.trace_id[row] != ids.back()) {
+      ids.push_back(b.trace_id[row]);
+      counts.push_back(0);
+      page_.emplace_back(b.trace_id[row], group);
+      if (page_.size() >= kPageIds) {
+        if (absl::Status s = WritePage(); !s.ok()) return Failed(s);
+      }
+      index_in_trace.clear();
+      for (size_t j = i; j < n && rg_[j].batch->trace_id[rg_[j].row] == b.trace_id[row]; ++j) {
+        index_in_trace.try_emplace(rg_[j].batch->span_id[rg_[j].row],
+                                   static_cast<uint32_t>(j - i));
+      }
+      cols[kStarts].Varint(start - rg_min);
+    } else {
+      cols[kStarts].Varint(start - prev_start);
+    }
+    prev_start = start;
+    ++counts.back();
+    cols[kSpanIds].Bytes(b.span_id[row].data(), 8);
+    const SpanId& parent = b.parent_span_id[row];
+    if (model::IsZero(parent)) {
+      cols[kParents].Varint(0);
+    } else if (auto p = index_in_trace.find(parent); p != index_in_trace.end()) {
+      cols[kParents].Varint(2 + static_cast<uint64_t>(p->second));
+    } else {
+      cols[kParents].Varint(1);
+      cols[kParentRaw].Bytes(parent.data(), 8);
+    }
+    cols[kDurations].Zigzag(static_cast<int64_t>(b.end_unix_nano[row] - start));
+    dict_.Put(cols[kNames], b.name[row]);
+    const uint32_t scope = span_scope[i];
+    cols[kScopeIndex].Varint(scope);
+    cols[kKindStatus].U8(static_cast<uint8_t>(static_cast<uint8_t>(b.kind[row]) |
+                                              (static_cast<uint8_t>(b.status_code[row]) << 4)));
+    dict_.Put(cols[kStatusMessages], b.status_message[row]);
+    dict_.Put(cols[kTraceStates], b.trace_state[row]);
+    cols[kFlags].Varint(b.flags[row]);
+    cols[kDropped].Varint(b.dropped_attributes_count[row]);
+    cols[kDropped].Varint(b.dropped_events_count[row]);
+    cols[kDropped].Varint(b.dropped_links_count[row]);
+    PutAttrs(cols[kAttributes], b, b.span_attributes[row], dict_);
+    cols[kEvents].Varint(b.span_events[row].count);
+    for (uint32_t e = 0; e < b.span_events[row].count; ++e) {
+      const model::Event& ev = b.events[b.span_events[row].first + e];
+      cols[kEvents].Zigzag(static_cast<int64_t>(ev.time_unix_nano - start));
+      dict_.Put(cols[kEvents], ev.name);
+      PutAttrs(cols[kEvents], b, ev.attributes, dict_);
+      cols[kEvents].Varint(ev.dropped_attributes_count);
+    }
+    cols[kLinks].Varint(b.span_links[row].count);
+    for (uint32_t l = 0; l < b.span_links[row].count; ++l) {
+      const model::Link& ln = b.links[b.span_links[row].first + l];
+      cols[kLinks].Bytes(ln.trace_id.data(), 16);
+      cols[kLinks].Bytes(ln.span_id.data(), 8);
+      dict_.Put(cols[kLinks], ln.trace_state);
+      PutAttrs(cols[kLinks], b, ln.attributes, dict_);
+      cols[kLinks].Varint(ln.dropped_attributes_count);
+      cols[kLinks].Varint(ln.flags);
+    }
+    // Statistics and postings.
+    const uint64_t duration = b.duration_nano(row);
+    st.min_start = std::min(st.min_start, start);
+    st.max_start = std::max(st.max_start, start);
+    st.min_duration = std::min(st.min_duration, duration);
+    st.max_duration = std::max(st.max_duration, duration);
+    const uint32_t resource = scope_resource_[scope];
+    const uint32_t service = resource_service_[resource];
+    const uint32_t name = dict_.Id(b.name[row]);
+    st.services.push_back(service);
+    st.names.push_back(name);
+    st.triples.push_back({service, name, static_cast<uint8_t>(b.kind[row])});
+    add_postings(b, b.span_attributes[row]);
+    if (posted_resources.insert(resource).second) {
+      add_postings(tables_, tables_.resources[resource].attributes);
+    }
+  }
+  cols[kTraceIds].Varint(ids.size());
+  for (const TraceId& id : ids) cols[kTraceIds].Bytes(id.data(), 16);
+  for (uint32_t c : counts) cols[kTraceIds].Varint(c);
+  st.traces = static_cast<uint32_t>(ids.size());
+  auto distinct = [](auto& v) {
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+  };
+  distinct(st.services);
+  distinct(st.names);
+  distinct(st.triples);
+  for (uint32_t c = 0; c < kColumns; ++c) {
+    const std::string raw = HasStrings(c) ? cols[c].WithTail() : std::move(cols[c].str());
+    absl::StatusOr<ChunkRef> ref = data_.Add(raw);
+    if (!ref.ok()) return Failed(ref.status());
+    group_chunks_.push_back(*ref);
+  }
+  for (const Triple& t : st.triples) ops_.insert({t.service, t.name, t.kind});
+  min_start_ = std::min(min_start_, st.min_start);
+  max_start_ = std::max(max_start_, st.max_start);
+  spans_ += n;
+  traces_ += ids.size();
+  stats_.push_back(std::move(st));
+  rg_.clear();  // releases the caller's batches
+  return absl::OkStatus();
+}
+
+absl::Status BlockWriterImpl::WritePage() {
+  Out page;
+  page.Varint(page_.size());
+  for (const auto& [id, group] : page_) page.Bytes(id.data(), 16);
+  uint32_t prev = 0;
+  for (const auto& [id, group] : page_) {
+    page.Varint(group - prev);
+    prev = group;
+  }
+  absl::StatusOr<ChunkRef> ref = index_.Add(page.str());
+  if (!ref.ok()) return ref.status();
+  pages_.push_back({page_.front().first, static_cast<uint32_t>(page_.size()), *ref});
+  page_.clear();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<BlockMeta> BlockWriterImpl::Finish() {
+  if (!status_.ok()) return status_;
+  if (finished_) return absl::FailedPreconditionError("BlockWriter: Finish called twice");
+  finished_ = true;
+  absl::StatusOr<BlockMeta> meta = FinishImpl();
+  if (!meta.ok()) status_ = meta.status();
+  return meta;
+}
+
+absl::StatusOr<BlockMeta> BlockWriterImpl::FinishImpl() {
+  if (!rg_.empty()) {
+    if (absl::Status s = FlushRowGroup(); !s.ok()) return s;
+  }
+  if (spans_ == 0) return absl::InvalidArgumentError("BlockWriter: no spans");
+  if (!page_.empty()) {
+    if (absl::Status s = WritePage(); !s.ok()) return s;
+  }
+
+  // data.blk: the block-wide chunks after the row groups, then the directory
+  // (chunks in their logical order: strings, resources, scopes, row groups).
+  std::vector<ChunkRef> chunks(kBlockChunks);
+  {
+    const std::vector<std::string_view>& dict = dict_.strings();
+    Out o;
+    o.Varint(dict.size());
+    for (std::string_view s : dict) o.Varint(s.size());
+    for (std::string_view s : dict) o.Bytes(s.data(), s.size());
+    absl::StatusOr<ChunkRef> ref = data_.Add(o.str());
+    if (!ref.ok()) return ref.status();
+    chunks[kStrings] = *ref;
+  }
+  {
+    Out all;
+    all.Varint(tables_.resources.size());
+    for (const model::Resource& r : tables_.resources) {
+      dict_.Put(all, r.service_name);
+      dict_.Put(all, r.schema_url);
+      all.Varint(r.dropped_attributes_count);
+      PutAttrs(all, tables_, r.attributes, dict_);
+    }
+    absl::StatusOr<ChunkRef> ref = data_.Add(all.WithTail());
+    if (!ref.ok()) return ref.status();
+    chunks[kResources] = *ref;
+  }
+  {
+    Out all;
+    all.Varint(tables_.scopes.size());
+    for (const model::Scope& s : tables_.scopes) {
+      all.Varint(s.resource);
+      dict_.Put(all, s.name);
+      dict_.Put(all, s.version);
+      dict_.Put(all, s.schema_url);
+      all.Varint(s.dropped_attributes_count);
+      PutAttrs(all, tables_, s.attributes, dict_);
+    }
+    absl::StatusOr<ChunkRef> ref = data_.Add(all.WithTail());
+    if (!ref.ok()) return ref.status();
+    chunks[kScopes] = *ref;
+  }
+  chunks.insert(chunks.end(), group_chunks_.begin(), group_chunks_.end());
+  absl::StatusOr<uint64_t> data_bytes =
+      data_.Finish(chunks, static_cast<uint32_t>(stats_.size()), kColumns, min_start_);
+  if (!data_bytes.ok()) return data_bytes.status();
+
+  // index.blk: the pages are written; the bloom filter is built from them,
+  // read back one at a time.
+  std::vector<ChunkRef> index_chunks(kIndexChunks);
+  {
+    uint64_t bits = 0;
+    uint32_t k = 0;
+    if (options_.bloom_bits_per_trace > 0) {
+      const double want = std::ceil(static_cast<double>(traces_) * options_.bloom_bits_per_trace);
+      bits = std::max<uint64_t>(64, (static_cast<uint64_t>(want) + 63) / 64 * 64);
+      k = static_cast<uint32_t>(
+          std::clamp(std::lround(options_.bloom_bits_per_trace * 0.6931), 1L, 30L));
+    }
+    std::vector<uint64_t> words(bits / 64);
+    if (absl::Status s = index_.Flush(); !s.ok()) return s;
+    std::vector<std::pair<TraceId, uint32_t>> entries;
+    for (const PageRef& p : pages_) {
+      if (k == 0) break;
+      absl::StatusOr<std::string> raw = ReadChunk(index_.fd(), index_.path(), p.chunk);
+      if (!raw.ok()) return raw.status();
+      if (!ParsePage(*raw, p.count, static_cast<uint32_t>(stats_.size()), &entries)) {
+        return absl::InternalError(absl::StrCat(index_.path(), ": a page written reads back bad"));
+      }
+      for (const auto& [id, group] : entries) {
+        uint64_t h1, h2;
+        BloomHashes(id.data(), &h1, &h2);
+        for (uint32_t i = 0; i < k; ++i) {
+          const uint64_t bit = (h1 + i * h2) % bits;
+          words[bit / 64] |= uint64_t{1} << (bit % 64);
+        }
+      }
+    }
+    Out o;
+    o.Varint(k);
+    o.Varint(bits);
+    for (uint64_t w : words) o.Fixed64(w);
+    absl::StatusOr<ChunkRef> ref = index_.Add(o.str());
+    if (!ref.ok()) return ref.status();
+    index_chunks[kBloom] = *ref;
+  }
+  {
+    Out o;
+    PutStats(o, stats_, min_start_);
+    absl::StatusOr<ChunkRef> ref = index_.Add(o.str());
+    if (!ref.ok()) return ref.status();
+    index_chunks[kStats] = *ref;
+  }
+  {
+    std::vector<uint32_t> keys;
+    for (const auto& [key, ks] : keys_) {
+      if (!ks.overflow) keys.push_back(key);
+    }
+    std::sort(keys.begin(), keys.end());
+    Out o;
+    o.Varint(keys.size());
+    for (uint32_t key : keys) {
+      const KeyState& ks = keys_.at(key);
+      std::vector<uint32_t> texts;
+      texts.reserve(ks.groups.size());
+      for (const auto& [text, groups] : ks.groups) texts.push_back(text);
+      std::sort(texts.begin(), texts.end());
+      o.Varint(key);
+      o.Varint(texts.size());
+      for (uint32_t text : texts) {
+        const std::vector<uint32_t>& list = ks.groups.at(text);
+        o.Varint(text);
+        o.Varint(list.size());
+        uint32_t prev = 0;
+        for (uint32_t g : list) {
+          o.Varint(g - prev);
+          prev = g;
+        }
+      }
+    }
+    absl::StatusOr<ChunkRef> ref = index_.Add(o.str());
+    if (!ref.ok()) return ref.status();
+    index_chunks[kPostings] = *ref;
+  }
+  {
+    Out o;
+    o.Varint(pages_.size());
+    for (const PageRef& p : pages_) {
+      o.Bytes(p.first.data(), 16);
+      o.Varint(p.count);
+    }
+    absl::StatusOr<ChunkRef> ref = index_.Add(o.str());
+    if (!ref.ok()) return ref.status();
+    index_chunks[kPageIndex] = *ref;
+  }
+  for (const PageRef& p : pages_) index_chunks.push_back(p.chunk);
+  absl::StatusOr<uint64_t> index_bytes = index_.Finish(index_chunks, 0, 0, min_start_);
+  if (!index_bytes.ok()) return index_bytes.status();
+
+  // meta.json and the publish protocol.
+  BlockMeta meta;
+  meta.id = absl::StrFormat("%016x%016x", min_start_ / 1000000, random_);
+  meta.format_version = kVersion;
+  meta.min_start_nano = min_start_;
+  meta.max_start_nano = max_start_;
+  meta.spans = spans_;
+  meta.traces = traces_;
+  meta.row_groups = static_cast<uint32_t>(stats_.size());
+  meta.level = meta_in_.level;
+  meta.wal_seq_max = meta_in_.wal_seq_max;
+  meta.compacted_from = meta_in_.compacted_from;
+  meta.created_unix_nano = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  {
+    const std::vector<std::string_view>& dict = dict_.strings();
+    auto service = [&](uint32_t id) {
+      return id == 0 ? std::string(kUnknownService) : std::string(dict[id]);
+    };
+    std::vector<std::tuple<std::string, std::string, uint8_t>> ops;
+    ops.reserve(ops_.size());
+    for (const auto& [s, name, kind] : ops_) {
+      ops.emplace_back(service(s), std::string(dict[name]), kind);
+      meta.services.push_back(service(s));
+    }
+    std::sort(meta.services.begin(), meta.services.end());
+    meta.services.erase(std::unique(meta.services.begin(), meta.services.end()),
+                        meta.services.end());
+    std::sort(ops.begin(), ops.end());
+    ops.erase(std::unique(ops.begin(), ops.end()), ops.end());
+    for (auto& [s, name, kind] : ops) {
+      meta.operations.push_back({s, Operation{name, static_cast<SpanKind>(kind)}});
+    }
+  }
+  std::string json;
+  meta.bytes = *data_bytes + *index_bytes;
+  for (int i = 0; i < 4; ++i) {  // bytes includes meta.json itself: iterate to a fixed point
+    json = MetaJson(meta, *data_bytes, *index_bytes);
+    const uint64_t total = *data_bytes + *index_bytes + json.size();
+    if (total == meta.bytes) break;
+    meta.bytes = total;
+  }
+  if (absl::Status s = WriteFileSynced(tmp_dir_ + "/meta.json", json); !s.ok()) return s;
+  if (absl::Status s = SyncDir(tmp_dir_); !s.ok()) return s;
+  const std::string final_dir = absl::StrCat(blocks_dir_, "/", meta.id);
+  if (::rename(tmp_dir_.c_str(), final_dir.c_str()) != 0) return ErrnoStatus("rename", tmp_dir_);
+  published_ = true;
+  if (absl::Status s = SyncDir(blocks_dir_); !s.ok()) return s;
+  return meta;
+}
 
 struct SpanKey {
   TraceId trace;
@@ -622,472 +1500,56 @@ struct SpanKey {
   }
 };
 
-struct Item {
-  const SpanBatch* batch;
-  uint32_t row;
-  uint32_t order;  // position in the input (ties keep input order)
-};
-
 }  // namespace
 
+absl::StatusOr<std::unique_ptr<BlockWriter>> BlockWriter::Create(const std::string& blocks_dir,
+                                                                 const BlockMeta& meta,
+                                                                 const BlockWriterOptions& options) {
+  auto w = std::make_unique<BlockWriterImpl>(blocks_dir, meta, options);
+  if (absl::Status s = w->Init(); !s.ok()) return s;
+  return std::unique_ptr<BlockWriter>(std::move(w));
+}
+
 absl::StatusOr<BlockMeta> WriteBlock(const std::string& blocks_dir,
-                                     std::span<const SpanRef> spans, const BlockMeta& meta_in,
+                                     std::span<const SpanRef> spans, const BlockMeta& meta,
                                      const BlockWriterOptions& options) {
-  // 1. The spans kept (first copy of a (trace, span id, kind) wins, as in
-  // Head::GetTrace), sorted by trace id, then start.
-  std::vector<Item> items;
+  // The spans kept (first copy of a (trace, span id, kind) wins, as in
+  // Head::GetTrace), sorted by trace id, then start, then input order.
+  std::vector<uint32_t> items;
   items.reserve(spans.size());
   {
     absl::flat_hash_set<SpanKey> seen;
     seen.reserve(spans.size());
-    for (const SpanRef& r : spans) {
-      const SpanBatch& b = *r.batch;
-      if (!seen.insert({b.trace_id[r.row], b.span_id[r.row], b.kind[r.row]}).second) continue;
-      if (static_cast<uint8_t>(b.kind[r.row]) > 15 ||
-          static_cast<uint8_t>(b.status_code[r.row]) > 15) {
-        return absl::InvalidArgumentError("span kind or status code out of range");
-      }
-      items.push_back({&b, r.row, static_cast<uint32_t>(items.size())});
+    for (uint32_t i = 0; i < spans.size(); ++i) {
+      const SpanBatch& b = *spans[i].batch;
+      const uint32_t row = spans[i].row;
+      if (seen.insert({b.trace_id[row], b.span_id[row], b.kind[row]}).second) items.push_back(i);
     }
   }
   if (items.empty()) return absl::InvalidArgumentError("WriteBlock: no spans");
-  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+  std::sort(items.begin(), items.end(), [&](uint32_t x, uint32_t y) {
+    const SpanRef& a = spans[x];
+    const SpanRef& b = spans[y];
     const TraceId& ta = a.batch->trace_id[a.row];
     const TraceId& tb = b.batch->trace_id[b.row];
     if (ta != tb) return ta < tb;
     const uint64_t sa = a.batch->start_unix_nano[a.row], sb = b.batch->start_unix_nano[b.row];
     if (sa != sb) return sa < sb;
-    return a.order < b.order;
+    return x < y;
   });
-
-  // 2. Count strings; find the resources and scopes used; measure the
-  // cardinality of each top-level attribute key (for postings).
-  StringTable strings;
-  SpanBatch scratch;  // owns the text of non-string posting values
-  struct KeyValues {
-    absl::flat_hash_set<absl::string_view> texts;
-    bool overflow = false;
-  };
-  absl::flat_hash_map<absl::string_view, KeyValues> key_values;
-  std::string tmp;
-  auto note_posting = [&](const SpanBatch& b, Range r) {
-    for (uint32_t i = 0; i < r.count; ++i) {
-      const KeyValue& kv = b.attributes[r.first + i];
-      KeyValues& kvs = key_values[AbslView(kv.key)];
-      if (kvs.overflow) continue;
-      std::string_view text = TagText(b, kv.value, &tmp);
-      if (kvs.texts.contains(AbslView(text))) continue;
-      if (kvs.texts.size() >= options.postings_max_values) {
-        kvs.overflow = true;
-        kvs.texts.clear();
-        continue;
-      }
-      if (text.data() == tmp.data()) text = scratch.Copy(text);
-      kvs.texts.insert(AbslView(text));
+  absl::StatusOr<std::unique_ptr<BlockWriter>> writer =
+      BlockWriter::Create(blocks_dir, meta, options);
+  if (!writer.ok()) return writer.status();
+  std::vector<SpanRef> trace;
+  for (size_t i = 0; i < items.size();) {
+    const TraceId& id = spans[items[i]].batch->trace_id[spans[items[i]].row];
+    trace.clear();
+    for (; i < items.size() && spans[items[i]].batch->trace_id[spans[items[i]].row] == id; ++i) {
+      trace.push_back(spans[items[i]]);
     }
-  };
-  using BatchIndex = std::pair<const SpanBatch*, uint32_t>;
-  absl::flat_hash_map<BatchIndex, uint32_t> scope_of;     // (batch, scope) -> block scope
-  absl::flat_hash_map<BatchIndex, uint32_t> resource_of;  // (batch, resource) -> block resource
-  std::vector<BatchIndex> scope_order, resource_order;    // first use
-  BlockMeta meta;
-  meta.min_start_nano = UINT64_MAX;
-  for (const Item& it : items) {
-    const SpanBatch& b = *it.batch;
-    const uint32_t row = it.row;
-    meta.min_start_nano = std::min(meta.min_start_nano, b.start_unix_nano[row]);
-    meta.max_start_nano = std::max(meta.max_start_nano, b.start_unix_nano[row]);
-    strings.Force(b.name[row]);
-    strings.Use(b.trace_state[row]);
-    strings.Use(b.status_message[row]);
-    CountAttrs(b, b.span_attributes[row], strings);
-    note_posting(b, b.span_attributes[row]);
-    for (uint32_t e = 0; e < b.span_events[row].count; ++e) {
-      const model::Event& ev = b.events[b.span_events[row].first + e];
-      strings.Use(ev.name);
-      CountAttrs(b, ev.attributes, strings);
-    }
-    for (uint32_t l = 0; l < b.span_links[row].count; ++l) {
-      const model::Link& ln = b.links[b.span_links[row].first + l];
-      strings.Use(ln.trace_state);
-      CountAttrs(b, ln.attributes, strings);
-    }
-    const uint32_t scope = b.scope[row];
-    if (scope_of.try_emplace({&b, scope}, 0).second) {
-      scope_order.push_back({&b, scope});
-      const model::Scope& s = b.scopes[scope];
-      strings.Use(s.name);
-      strings.Use(s.version);
-      strings.Use(s.schema_url);
-      CountAttrs(b, s.attributes, strings);
-      if (resource_of.try_emplace({&b, s.resource}, 0).second) {
-        resource_order.push_back({&b, s.resource});
-        const model::Resource& res = b.resources[s.resource];
-        strings.Force(res.service_name);
-        strings.Use(res.schema_url);
-        CountAttrs(b, res.attributes, strings);
-        note_posting(b, res.attributes);
-      }
-    }
+    if (absl::Status s = (*writer)->AddTrace(trace); !s.ok()) return s;
   }
-  const std::string unknown(kUnknownService);
-  for (auto& [key, kvs] : key_values) {
-    if (kvs.overflow) continue;
-    for (absl::string_view text : kvs.texts) strings.Force(StdView(text));
-  }
-  const std::vector<std::string_view> dict = strings.Finish();
-
-  // 3. Block-wide chunks: strings, resources (deduplicated by content),
-  // scopes.
-  FileBuilder data(kDataMagic, options.zstd_level);
-  {
-    Out o;
-    o.Varint(dict.size());
-    for (std::string_view s : dict) o.Varint(s.size());
-    for (std::string_view s : dict) o.Bytes(s.data(), s.size());
-    if (absl::Status s = data.Add(o.str()); !s.ok()) return s;
-  }
-  std::vector<uint32_t> resource_service;  // block resource -> service name id
-  {
-    Out all;
-    absl::flat_hash_map<std::string, uint32_t> by_content;
-    for (const BatchIndex& bi : resource_order) {
-      const model::Resource& r = bi.first->resources[bi.second];
-      Out o;
-      strings.Put(o, r.service_name);
-      strings.Put(o, r.schema_url);
-      o.Varint(r.dropped_attributes_count);
-      PutAttrs(o, *bi.first, r.attributes, strings);
-      auto [pos, fresh] = by_content.try_emplace(o.WithTail(), resource_service.size());
-      if (fresh) {
-        resource_service.push_back(strings.Id(r.service_name));
-        all.Bytes(o.str().data(), o.size());
-        all.Tail(o.tail().data(), o.tail().size());
-      }
-      resource_of[bi] = pos->second;
-    }
-    Out head;
-    head.Varint(resource_service.size());
-    head.Bytes(all.str().data(), all.size());
-    head.Tail(all.tail().data(), all.tail().size());
-    if (absl::Status s = data.Add(head.WithTail()); !s.ok()) return s;
-  }
-  std::vector<uint32_t> scope_resource;  // block scope -> block resource
-  {
-    Out all;
-    absl::flat_hash_map<std::string, uint32_t> by_content;
-    for (const BatchIndex& bi : scope_order) {
-      const model::Scope& s = bi.first->scopes[bi.second];
-      const uint32_t resource = resource_of.at({bi.first, s.resource});
-      Out o;
-      o.Varint(resource);
-      strings.Put(o, s.name);
-      strings.Put(o, s.version);
-      strings.Put(o, s.schema_url);
-      o.Varint(s.dropped_attributes_count);
-      PutAttrs(o, *bi.first, s.attributes, strings);
-      auto [pos, fresh] = by_content.try_emplace(o.WithTail(), scope_resource.size());
-      if (fresh) {
-        scope_resource.push_back(resource);
-        all.Bytes(o.str().data(), o.size());
-        all.Tail(o.tail().data(), o.tail().size());
-      }
-      scope_of[bi] = pos->second;
-    }
-    Out head;
-    head.Varint(scope_resource.size());
-    head.Bytes(all.str().data(), all.size());
-    head.Tail(all.tail().data(), all.tail().size());
-    if (absl::Status s = data.Add(head.WithTail()); !s.ok()) return s;
-  }
-
-  // 4. Row groups.
-  std::vector<RowGroupStats> stats;
-  std::vector<std::pair<TraceId, uint32_t>> trace_table;  // sorted, -> row group
-  // Postings: (key id, value id) -> row groups (appended in order).
-  absl::flat_hash_map<std::pair<uint32_t, uint32_t>, std::vector<uint32_t>> postings;
-  absl::flat_hash_set<uint32_t> posting_keys;
-  for (auto& [key, kvs] : key_values) {
-    if (!kvs.overflow) posting_keys.insert(strings.Id(StdView(key)));
-  }
-  auto add_postings = [&](const SpanBatch& b, Range r, uint32_t group) {
-    for (uint32_t i = 0; i < r.count; ++i) {
-      const KeyValue& kv = b.attributes[r.first + i];
-      const uint32_t key = strings.Id(kv.key);
-      if (!posting_keys.contains(key)) continue;
-      std::vector<uint32_t>& list = postings[{key, strings.Id(TagText(b, kv.value, &tmp))}];
-      if (list.empty() || list.back() != group) list.push_back(group);
-    }
-  };
-
-  size_t next = 0;
-  while (next < items.size()) {
-    // The row group: whole traces until row_group_spans is reached.
-    const size_t begin = next;
-    while (next < items.size()) {
-      const TraceId& t = items[next].batch->trace_id[items[next].row];
-      while (next < items.size() && items[next].batch->trace_id[items[next].row] == t) ++next;
-      if (next - begin >= std::max<uint32_t>(1, options.row_group_spans)) break;
-    }
-    const uint32_t group = static_cast<uint32_t>(stats.size());
-    const size_t n = next - begin;
-    Out cols[kColumns];
-    RowGroupStats st;
-    st.spans = static_cast<uint32_t>(n);
-    st.min_start = st.min_duration = UINT64_MAX;
-    absl::flat_hash_set<uint32_t> used_resources;
-    std::vector<TraceId> ids;
-    std::vector<uint32_t> counts;
-    absl::flat_hash_map<SpanId, uint32_t> index_in_trace;
-    size_t trace_begin = begin;
-    uint64_t prev_start = 0;
-    for (size_t i = begin; i < next; ++i) {
-      const SpanBatch& b = *items[i].batch;
-      const uint32_t row = items[i].row;
-      const uint64_t start = b.start_unix_nano[row];
-      if (i == begin || b.trace_id[row] != ids.back()) {
-        ids.push_back(b.trace_id[row]);
-        counts.push_back(0);
-        trace_table.emplace_back(b.trace_id[row], group);
-        trace_begin = i;
-        index_in_trace.clear();
-        for (size_t j = i; j < next && items[j].batch->trace_id[items[j].row] == b.trace_id[row];
-             ++j) {
-          index_in_trace.try_emplace(items[j].batch->span_id[items[j].row],
-                                     static_cast<uint32_t>(j - i));
-        }
-        cols[kStarts].Varint(start - meta.min_start_nano);
-      } else {
-        cols[kStarts].Varint(start - prev_start);
-      }
-      prev_start = start;
-      ++counts.back();
-      (void)trace_begin;
-      cols[kSpanIds].Bytes(b.span_id[row].data(), 8);
-      const SpanId& parent = b.parent_span_id[row];
-      if (model::IsZero(parent)) {
-        cols[kParents].Varint(0);
-      } else if (auto p = index_in_trace.find(parent); p != index_in_trace.end()) {
-        cols[kParents].Varint(2 + static_cast<uint64_t>(p->second));
-      } else {
-        cols[kParents].Varint(1);
-        cols[kParentRaw].Bytes(parent.data(), 8);
-      }
-      cols[kDurations].Zigzag(static_cast<int64_t>(b.end_unix_nano[row] - start));
-      strings.Put(cols[kNames], b.name[row]);
-      const uint32_t scope = scope_of.at({&b, b.scope[row]});
-      cols[kScopeIndex].Varint(scope);
-      cols[kKindStatus].U8(static_cast<uint8_t>(static_cast<uint8_t>(b.kind[row]) |
-                                                (static_cast<uint8_t>(b.status_code[row]) << 4)));
-      strings.Put(cols[kStatusMessages], b.status_message[row]);
-      strings.Put(cols[kTraceStates], b.trace_state[row]);
-      cols[kFlags].Varint(b.flags[row]);
-      cols[kDropped].Varint(b.dropped_attributes_count[row]);
-      cols[kDropped].Varint(b.dropped_events_count[row]);
-      cols[kDropped].Varint(b.dropped_links_count[row]);
-      PutAttrs(cols[kAttributes], b, b.span_attributes[row], strings);
-      cols[kEvents].Varint(b.span_events[row].count);
-      for (uint32_t e = 0; e < b.span_events[row].count; ++e) {
-        const model::Event& ev = b.events[b.span_events[row].first + e];
-        cols[kEvents].Zigzag(static_cast<int64_t>(ev.time_unix_nano - start));
-        strings.Put(cols[kEvents], ev.name);
-        PutAttrs(cols[kEvents], b, ev.attributes, strings);
-        cols[kEvents].Varint(ev.dropped_attributes_count);
-      }
-      cols[kLinks].Varint(b.span_links[row].count);
-      for (uint32_t l = 0; l < b.span_links[row].count; ++l) {
-        const model::Link& ln = b.links[b.span_links[row].first + l];
-        cols[kLinks].Bytes(ln.trace_id.data(), 16);
-        cols[kLinks].Bytes(ln.span_id.data(), 8);
-        strings.Put(cols[kLinks], ln.trace_state);
-        PutAttrs(cols[kLinks], b, ln.attributes, strings);
-        cols[kLinks].Varint(ln.dropped_attributes_count);
-        cols[kLinks].Varint(ln.flags);
-      }
-      // Statistics and postings.
-      const uint64_t duration = b.duration_nano(row);
-      st.min_start = std::min(st.min_start, start);
-      st.max_start = std::max(st.max_start, start);
-      st.min_duration = std::min(st.min_duration, duration);
-      st.max_duration = std::max(st.max_duration, duration);
-      const uint32_t service = resource_service[scope_resource[scope]];
-      const uint32_t name = strings.Id(b.name[row]);
-      st.services.push_back(service);
-      st.names.push_back(name);
-      st.triples.push_back({service, name, static_cast<uint8_t>(b.kind[row])});
-      add_postings(b, b.span_attributes[row], group);
-      if (used_resources.insert(scope_resource[scope]).second) {
-        const model::Scope& s = b.scopes[b.scope[row]];
-        add_postings(b, b.resources[s.resource].attributes, group);
-      }
-    }
-    cols[kTraceIds].Varint(ids.size());
-    for (const TraceId& id : ids) cols[kTraceIds].Bytes(id.data(), 16);
-    for (uint32_t c : counts) cols[kTraceIds].Varint(c);
-    st.traces = static_cast<uint32_t>(ids.size());
-    auto distinct = [](auto& v) {
-      std::sort(v.begin(), v.end());
-      v.erase(std::unique(v.begin(), v.end()), v.end());
-    };
-    distinct(st.services);
-    distinct(st.names);
-    distinct(st.triples);
-    for (uint32_t c = 0; c < kColumns; ++c) {
-      const std::string raw = HasStrings(c) ? cols[c].WithTail() : std::move(cols[c].str());
-      if (absl::Status s = data.Add(raw); !s.ok()) return s;
-    }
-    stats.push_back(std::move(st));
-  }
-  std::string data_bytes =
-      data.Finish(static_cast<uint32_t>(stats.size()), kColumns, meta.min_start_nano);
-
-  // 5. index.blk.
-  FileBuilder index(kIndexMagic, options.zstd_level);
-  {
-    Out o;  // bloom
-    uint64_t bits = 0;
-    uint32_t k = 0;
-    if (options.bloom_bits_per_trace > 0) {
-      const double want = std::ceil(static_cast<double>(trace_table.size()) *
-                                    options.bloom_bits_per_trace);
-      bits = std::max<uint64_t>(64, (static_cast<uint64_t>(want) + 63) / 64 * 64);
-      k = static_cast<uint32_t>(
-          std::clamp(std::lround(options.bloom_bits_per_trace * 0.6931), 1L, 30L));
-    }
-    std::vector<uint64_t> words(bits / 64);
-    for (const auto& [id, group] : trace_table) {
-      uint64_t h1, h2;
-      BloomHashes(id.data(), &h1, &h2);
-      for (uint32_t i = 0; i < k; ++i) {
-        const uint64_t bit = (h1 + i * h2) % bits;
-        words[bit / 64] |= uint64_t{1} << (bit % 64);
-      }
-    }
-    o.Varint(k);
-    o.Varint(bits);
-    for (uint64_t w : words) o.Fixed64(w);
-    if (absl::Status s = index.Add(o.str()); !s.ok()) return s;
-  }
-  {
-    Out o;
-    PutStats(o, stats, meta.min_start_nano);
-    if (absl::Status s = index.Add(o.str()); !s.ok()) return s;
-  }
-  {
-    std::vector<std::pair<std::pair<uint32_t, uint32_t>, std::vector<uint32_t>*>> sorted;
-    for (auto& [kv, list] : postings) sorted.emplace_back(kv, &list);
-    std::sort(sorted.begin(), sorted.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
-    std::vector<uint32_t> keys(posting_keys.begin(), posting_keys.end());
-    std::sort(keys.begin(), keys.end());
-    Out o;
-    o.Varint(keys.size());
-    size_t p = 0;
-    for (uint32_t key : keys) {
-      size_t end = p;
-      while (end < sorted.size() && sorted[end].first.first == key) ++end;
-      o.Varint(key);
-      o.Varint(end - p);
-      for (; p < end; ++p) {
-        o.Varint(sorted[p].first.second);
-        const std::vector<uint32_t>& list = *sorted[p].second;
-        o.Varint(list.size());
-        uint32_t prev = 0;
-        for (uint32_t g : list) {
-          o.Varint(g - prev);
-          prev = g;
-        }
-      }
-    }
-    if (absl::Status s = index.Add(o.str()); !s.ok()) return s;
-  }
-  {
-    Out page_index;
-    const size_t pages = (trace_table.size() + kPageIds - 1) / kPageIds;
-    page_index.Varint(pages);
-    std::vector<std::string> page_chunks;
-    for (size_t p = 0; p < pages; ++p) {
-      const size_t first = p * kPageIds;
-      const size_t last = std::min(trace_table.size(), first + kPageIds);
-      page_index.Bytes(trace_table[first].first.data(), 16);
-      page_index.Varint(last - first);
-      Out page;
-      page.Varint(last - first);
-      for (size_t i = first; i < last; ++i) page.Bytes(trace_table[i].first.data(), 16);
-      uint32_t prev = 0;
-      for (size_t i = first; i < last; ++i) {
-        page.Varint(trace_table[i].second - prev);
-        prev = trace_table[i].second;
-      }
-      page_chunks.push_back(std::move(page.str()));
-    }
-    if (absl::Status s = index.Add(page_index.str()); !s.ok()) return s;
-    for (const std::string& page : page_chunks) {
-      if (absl::Status s = index.Add(page); !s.ok()) return s;
-    }
-  }
-  std::string index_bytes = index.Finish(0, 0, meta.min_start_nano);
-
-  // 6. meta and the publish protocol.
-  {
-    std::random_device rd;
-    const uint64_t random = (static_cast<uint64_t>(rd()) << 32) ^ rd();
-    meta.id = absl::StrFormat("%016x%016x", meta.min_start_nano / 1000000, random);
-  }
-  meta.format_version = kVersion;
-  meta.spans = items.size();
-  meta.traces = trace_table.size();
-  meta.row_groups = static_cast<uint32_t>(stats.size());
-  meta.level = meta_in.level;
-  meta.wal_seq_max = meta_in.wal_seq_max;
-  meta.created_unix_nano = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
-  {
-    absl::flat_hash_set<std::string> services;
-    absl::flat_hash_set<std::tuple<std::string, std::string, uint8_t>> ops;
-    for (const Item& it : items) {
-      std::string service(ServiceOf(*it.batch, it.row));
-      ops.insert({service, std::string(it.batch->name[it.row]),
-                  static_cast<uint8_t>(it.batch->kind[it.row])});
-      services.insert(std::move(service));
-    }
-    meta.services.assign(services.begin(), services.end());
-    std::sort(meta.services.begin(), meta.services.end());
-    std::vector<std::tuple<std::string, std::string, uint8_t>> sorted(ops.begin(), ops.end());
-    std::sort(sorted.begin(), sorted.end());
-    for (auto& [service, name, kind] : sorted) {
-      meta.operations.push_back({service, Operation{name, static_cast<SpanKind>(kind)}});
-    }
-  }
-  std::string json;
-  meta.bytes = data_bytes.size() + index_bytes.size();
-  for (int i = 0; i < 4; ++i) {  // bytes includes meta.json itself: iterate to a fixed point
-    json = MetaJson(meta, data_bytes.size(), index_bytes.size());
-    const uint64_t total = data_bytes.size() + index_bytes.size() + json.size();
-    if (total == meta.bytes) break;
-    meta.bytes = total;
-  }
-
-  if (::mkdir(blocks_dir.c_str(), 0755) != 0 && errno != EEXIST) {
-    return ErrnoStatus("mkdir", blocks_dir);
-  }
-  const std::string tmp_dir = absl::StrCat(blocks_dir, "/tmp-", meta.id);
-  const std::string final_dir = absl::StrCat(blocks_dir, "/", meta.id);
-  if (::mkdir(tmp_dir.c_str(), 0755) != 0) return ErrnoStatus("mkdir", tmp_dir);
-  absl::Status s = WriteFileSynced(tmp_dir + "/data.blk", data_bytes);
-  if (s.ok()) s = WriteFileSynced(tmp_dir + "/index.blk", index_bytes);
-  if (s.ok()) s = WriteFileSynced(tmp_dir + "/meta.json", json);
-  if (s.ok()) s = SyncDir(tmp_dir);
-  if (s.ok() && ::rename(tmp_dir.c_str(), final_dir.c_str()) != 0) {
-    s = ErrnoStatus("rename", tmp_dir);
-  }
-  if (!s.ok()) {
-    RemoveDirBestEffort(tmp_dir);
-    return s;
-  }
-  if (absl::Status synced = SyncDir(blocks_dir); !synced.ok()) return synced;
-  return meta;
+  return (*writer)->Finish();
 }
 
 // ---------------------------------------------------------------------------
@@ -1281,85 +1743,6 @@ void SkipAttrs(In& in, Strings& s, int depth) {
     if ((kt >> 3) >= UINT32_MAX) in.Fail();
     SkipValue(in, s, static_cast<uint8_t>(kt & 7), depth);
   }
-}
-
-// Deep copy of attributes from one batch to another.
-Range CopyAttrs(const SpanBatch& src, Range r, SpanBatch* dst, bool own);
-AnyValue CopyValue(const SpanBatch& src, const AnyValue& v, SpanBatch* dst, bool own) {
-  switch (v.type) {
-    case ValueType::kString:
-      return AnyValue::String(own ? dst->Copy(v.bytes) : v.bytes);
-    case ValueType::kBytes:
-      return AnyValue::Bytes(own ? dst->Copy(v.bytes) : v.bytes);
-    case ValueType::kArray: {
-      const uint32_t first = static_cast<uint32_t>(dst->array_items.size());
-      dst->array_items.resize(first + v.children.count);
-      for (uint32_t i = 0; i < v.children.count; ++i) {
-        AnyValue item = CopyValue(src, src.array_items[v.children.first + i], dst, own);
-        dst->array_items[first + i] = item;
-      }
-      return AnyValue::Array({first, v.children.count});
-    }
-    case ValueType::kKvList:
-      return AnyValue::KvList(CopyAttrs(src, v.children, dst, own));
-    default:
-      return v;
-  }
-}
-Range CopyAttrs(const SpanBatch& src, Range r, SpanBatch* dst, bool own) {
-  const uint32_t first = static_cast<uint32_t>(dst->attributes.size());
-  dst->attributes.resize(first + r.count);
-  for (uint32_t i = 0; i < r.count; ++i) {
-    const KeyValue& kv = src.attributes[r.first + i];
-    AnyValue v = CopyValue(src, kv.value, dst, own);
-    dst->attributes[first + i] = {own ? dst->Copy(kv.key) : kv.key, v};
-  }
-  return {first, r.count};
-}
-
-bool ParseTraceColumn(std::string_view raw, std::vector<TraceId>* ids,
-                      std::vector<uint32_t>* counts) {
-  In in(raw);
-  const uint32_t n = in.Count(17);
-  ids->resize(n);
-  counts->resize(n);
-  for (uint32_t i = 0; i < n; ++i) {
-    std::string_view b = in.Take(16);
-    if (!in.ok()) return false;
-    std::memcpy((*ids)[i].data(), b.data(), 16);
-    if (i > 0 && !((*ids)[i - 1] < (*ids)[i])) return false;
-  }
-  for (uint32_t i = 0; i < n; ++i) {
-    (*counts)[i] = in.Varint32();
-    if ((*counts)[i] == 0) return false;
-  }
-  return in.done();
-}
-
-struct Page {
-  TraceId first{};
-  uint32_t count = 0;
-};
-
-bool ParsePage(std::string_view raw, uint32_t expect, uint32_t groups,
-               std::vector<std::pair<TraceId, uint32_t>>* out) {
-  In in(raw);
-  const uint32_t n = in.Count(17);
-  if (n != expect) return false;
-  out->resize(n);
-  for (uint32_t i = 0; i < n; ++i) {
-    std::string_view b = in.Take(16);
-    if (!in.ok()) return false;
-    std::memcpy((*out)[i].first.data(), b.data(), 16);
-    if (i > 0 && !((*out)[i - 1].first < (*out)[i].first)) return false;
-  }
-  uint64_t group = 0;
-  for (uint32_t i = 0; i < n; ++i) {
-    group += in.Varint();
-    if (group >= groups) return false;
-    (*out)[i].second = static_cast<uint32_t>(group);
-  }
-  return in.done();
 }
 
 class BlockImpl final : public Block {
@@ -1574,6 +1957,7 @@ class BlockImpl final : public Block {
     std::string cols[kColumns];
     std::vector<TraceId> ids;
     std::vector<uint32_t> counts;
+    uint64_t min_start = 0;  // the row group's smallest start (from its statistics)
   };
 
   uint32_t index_dir_groups() const { return static_cast<uint32_t>(stats_.size()); }
@@ -1854,6 +2238,7 @@ absl::StatusOr<BlockImpl::RowGroupData> BlockImpl::LoadRowGroup(uint32_t group) 
     return DataLoss(data_path_, data_dir_.chunks[ChunkIndex(group, kTraceIds)].offset,
                     "bad trace-id column");
   }
+  rg.min_start = stats_[group].min_start;
   uint64_t spans = 0;
   for (uint32_t c : rg.counts) spans += c;
   if (spans != stats_[group].spans) {
@@ -1914,9 +2299,16 @@ absl::Status BlockImpl::Decode(const RowGroupData& rg, const Tables& tables, uin
   {
     In in(rg.cols[kStarts]), dur(rg.cols[kDurations]);
     uint64_t prev = 0;
+    uint64_t min_first = UINT64_MAX;
     for (uint32_t r = 0; r < n; ++r) {
       const uint64_t v = in.Varint();
-      prev = (r == trace_first[trace_of[r]] ? meta_.min_start_nano : prev) + v;
+      if (r == trace_first[trace_of[r]]) {
+        // A trace's first start is relative to the row group's smallest.
+        min_first = std::min(min_first, v);
+        prev = rg.min_start + v;
+      } else {
+        prev += v;
+      }
       starts[r] = prev;
       const uint64_t end_nano = prev + static_cast<uint64_t>(dur.Zigzag());
       if (emit(r)) {
@@ -1926,6 +2318,7 @@ absl::Status BlockImpl::Decode(const RowGroupData& rg, const Tables& tables, uin
     }
     if (!in.done()) return fail(kStarts, "malformed");
     if (!dur.done()) return fail(kDurations, "malformed");
+    if (n > 0 && min_first != 0) return fail(kStarts, "no trace starts at the row group's minimum");
   }
   // Names, status messages, trace states.
   const std::pair<Column, std::vector<std::string_view> SpanBatch::*> string_columns[] = {

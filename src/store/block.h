@@ -10,12 +10,18 @@
 //               service and operation ids present) and postings for
 //               low-cardinality attribute values (key=value -> row groups);
 //   meta.json   written last: a block is visible once it exists.
-// A block is written to blocks/tmp-<id>/, fsynced, and published by renaming
-// the directory to blocks/<id> (then the parent directory is fsynced). The
-// byte layouts are in docs/format/block.md.
+// A block is written to blocks/tmp-<random>/, fsynced, and published by
+// renaming the directory to blocks/<id> (then the parent directory is
+// fsynced). The byte layouts are in docs/format/block.md.
 //
-// Threading: WriteBlock is a pure function of its inputs (one thread);
-// a Block is immutable and thread-safe.
+// BlockWriter streams: it holds one row group of spans at a time (plus the
+// block-wide dictionary, resource and scope tables, which grow with distinct
+// values, and the per-row-group index material), so a block of any size is
+// written in bounded memory; WriteBlock and compaction (store/compactor.h)
+// both go through it.
+//
+// Threading: WriteBlock is a pure function of its inputs (one thread); a
+// BlockWriter is used from one thread; a Block is immutable and thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -44,6 +50,10 @@ struct BlockMeta {
   uint32_t level = 0;             // 0: cut from the head; n: compacted from level n-1 blocks
   uint64_t wal_seq_max = 0;       // the head cut covered the log up to this record (0 if none)
   int64_t created_unix_nano = 0;
+  // The blocks this one was compacted from (empty for a head cut). After a
+  // crash between publishing this block and deleting them, BlockSet::Open
+  // deletes any block listed here: this block holds all of their spans.
+  std::vector<std::string> compacted_from;
   std::vector<std::string> services;                     // sorted, distinct
   std::vector<std::pair<std::string, Operation>> operations;  // (service, op), sorted, distinct
 };
@@ -55,11 +65,52 @@ struct BlockWriterOptions {
   // block get postings (key=value -> row groups) in index.blk.
   uint32_t postings_max_values = 1000;
   double bloom_bits_per_trace = 10;
+  // Strings used twice or more in a row group join the block's dictionary
+  // only while it holds less than this many bytes (afterwards they are
+  // written inline). Span names, service names, attribute keys and posted
+  // values always join: the index refers to them by id.
+  uint64_t dictionary_max_bytes = 64ull << 20;
+};
+
+// Writes one block, streaming. Create() makes blocks/tmp-<random>/ and
+// opens data.blk and index.blk; AddTrace() takes the spans of one trace,
+// traces in strictly ascending trace-id order, and writes a row group to
+// data.blk (and any full trace-id page to index.blk) each time the spans
+// held reach `row_group_spans`; Finish() writes the dictionary, resource and
+// scope chunks and the directory of data.blk, the bloom filter, statistics,
+// postings and page index of index.blk, then meta.json, and publishes the
+// block (fsync, rename, fsync of blocks_dir). A writer destroyed without a
+// successful Finish() removes its tmp directory (best effort; BlockSet::Open
+// removes leftovers).
+//
+// Memory: the spans of the current row group (as SpanRefs: the caller's
+// batches stay alive until the row group is written), the dictionary and
+// the resource/scope tables (distinct values), and per row group its
+// statistics and postings; per trace only the bloom filter's bits at Finish
+// (the trace ids are read back from the pages written).
+class BlockWriter {
+ public:
+  virtual ~BlockWriter() = default;
+  // `meta` supplies level, wal_seq_max and compacted_from; the rest is
+  // computed.
+  static absl::StatusOr<std::unique_ptr<BlockWriter>> Create(const std::string& blocks_dir,
+                                                             const BlockMeta& meta,
+                                                             const BlockWriterOptions& options = {});
+  // The spans of one trace (all with the same trace id, greater than the
+  // previous call's), in any order: a span repeated with the same span id and
+  // kind is kept once (the first), the rest are sorted by start (stable).
+  virtual absl::Status AddTrace(std::span<const model::SpanRef> spans) = 0;
+  // Writes the rest and publishes; InvalidArgument if no span was added.
+  virtual absl::StatusOr<BlockMeta> Finish() = 0;
+  // Spans held for the current row group, and the most ever held at once.
+  virtual uint64_t buffered_spans() const = 0;
+  virtual uint64_t max_buffered_spans() const = 0;
 };
 
 // Writes `spans` (from any batches, in any order; a span repeated with the
 // same trace and span id is kept once) as a new block under `blocks_dir` and
-// publishes it. `meta` supplies level and wal_seq_max; the rest is computed.
+// publishes it: sorts them by trace and feeds a BlockWriter. `meta` supplies
+// level, wal_seq_max and compacted_from; the rest is computed.
 // Returns the published block's meta. On error nothing is published (a
 // leftover tmp-* directory is removed by BlockSet::Open).
 absl::StatusOr<BlockMeta> WriteBlock(const std::string& blocks_dir,

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
@@ -66,7 +67,7 @@ absl::StatusOr<std::unique_ptr<BlockSet>> BlockSet::Open(const std::string& dir)
   for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
     if (!e.is_directory()) continue;
     const std::string name = e.path().filename().string();
-    // Half-written: a block is published by renaming tmp-<id> to <id>, and
+    // Half-written: a block is published by renaming tmp-<random> to <id>, and
     // meta.json is its last file.
     if (name.starts_with("tmp-") || name.starts_with("deleting-") ||
         !fs::exists(e.path() / "meta.json")) {
@@ -85,6 +86,26 @@ absl::StatusOr<std::unique_ptr<BlockSet>> BlockSet::Open(const std::string& dir)
     blocks.push_back(*std::move(block));
   }
   if (ec) return absl::UnavailableError(absl::StrCat("cannot list ", dir, ": ", ec.message()));
+  // A compaction publishes its output before it deletes the inputs: after a
+  // crash in between, the output (complete: it was published by rename)
+  // holds every span of the inputs, which are deleted now.
+  {
+    std::set<std::string> covered_ids;
+    for (const auto& b : blocks) {
+      for (const std::string& id : b->meta().compacted_from) {
+        if (id != b->meta().id) covered_ids.insert(id);
+      }
+    }
+    std::vector<std::shared_ptr<Block>> inputs;
+    std::erase_if(blocks, [&](const std::shared_ptr<Block>& b) {
+      if (!covered_ids.contains(b->meta().id)) return false;
+      spdlog::info("removing block {}: a compacted block holds its spans", b->meta().id);
+      inputs.push_back(b);
+      return true;
+    });
+    if (absl::Status s = Delete(inputs); !s.ok()) spdlog::warn("{}", StdView(s.message()));
+    set->compacted_removed_.fetch_add(inputs.size());
+  }
   std::sort(blocks.begin(), blocks.end(), NewerFirst);
   {
     absl::MutexLock lock(&set->mu_);
@@ -128,6 +149,35 @@ absl::Status BlockSet::Remove(const std::vector<std::string>& ids) {
     removed.assign(it, blocks_.end());
     blocks_.erase(it, blocks_.end());
   }
+  return Delete(removed);
+}
+
+absl::Status BlockSet::Replace(std::shared_ptr<Block> block, const std::vector<std::string>& ids) {
+  std::vector<std::shared_ptr<Block>> removed;
+  uint64_t covered = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = std::stable_partition(blocks_.begin(), blocks_.end(), [&](const auto& b) {
+      return std::find(ids.begin(), ids.end(), b->meta().id) == ids.end();
+    });
+    removed.assign(it, blocks_.end());
+    blocks_.erase(it, blocks_.end());
+    if (block->meta().wal_seq_max > covered_wal_seq_) {
+      covered_wal_seq_ = block->meta().wal_seq_max;
+      covered = covered_wal_seq_;
+    }
+    blocks_.push_back(std::move(block));
+    std::sort(blocks_.begin(), blocks_.end(), NewerFirst);
+  }
+  if (covered != 0) {
+    if (absl::Status s = WriteCovered(dir_, covered); !s.ok()) {
+      spdlog::warn("{}", StdView(s.message()));
+    }
+  }
+  return Delete(removed);
+}
+
+absl::Status BlockSet::Delete(const std::vector<std::shared_ptr<Block>>& removed) {
   absl::Status status;
   for (const auto& b : removed) {
     // Rename first, so a crash half-way through deleting leaves a directory
@@ -203,6 +253,7 @@ BlockSetStats BlockSet::stats() const {
   }
   s.damaged = damaged_.load();
   s.retention_removed = retention_removed_.load();
+  s.compacted_removed = compacted_removed_.load();
   return s;
 }
 

@@ -1,7 +1,9 @@
 // The published blocks of a data directory, as one searchable set.
 //
 // Open() removes what a crash left half-written (tmp-* directories, and
-// block directories without meta.json), then opens every published block.
+// block directories without meta.json), then opens every published block,
+// and deletes the blocks that a published block was compacted from (a crash
+// after the compacted block was published, before its inputs were deleted).
 // A block that fails to open, or later returns a CRC or structure error, is
 // "damaged": it is logged once, counted, and skipped by queries from then
 // on; its files stay on disk for `ariadne fsck` and the operator.
@@ -33,6 +35,7 @@ struct BlockSetStats {
   uint64_t memory_bytes = 0;
   uint64_t damaged = 0;         // blocks skipped as damaged (opened or found so)
   uint64_t retention_removed = 0;
+  uint64_t compacted_removed = 0;  // inputs of a compaction found at Open, deleted
 };
 
 class BlockSet {
@@ -46,6 +49,10 @@ class BlockSet {
   void Add(std::shared_ptr<Block> block);
   // Removes blocks from the set and deletes their directories.
   absl::Status Remove(const std::vector<std::string>& ids);
+  // Adds `block` and removes the blocks `ids` in one step (queries see
+  // either the inputs of a compaction or its output, never both), then
+  // deletes the removed blocks' directories.
+  absl::Status Replace(std::shared_ptr<Block> block, const std::vector<std::string>& ids);
   // Removes every block whose newest span started before `min_start_nano`,
   // then the oldest blocks while the total exceeds `max_bytes` (0: no
   // limit). Returns the ids removed.
@@ -58,6 +65,8 @@ class BlockSet {
 
  private:
   explicit BlockSet(std::string dir) : dir_(std::move(dir)) {}
+  // Deletes the directories of blocks no longer in the set.
+  static absl::Status Delete(const std::vector<std::shared_ptr<Block>>& removed);
 
   const std::string dir_;
   mutable absl::Mutex mu_;
@@ -65,6 +74,7 @@ class BlockSet {
   uint64_t covered_wal_seq_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<uint64_t> damaged_{0};
   std::atomic<uint64_t> retention_removed_{0};
+  std::atomic<uint64_t> compacted_removed_{0};
 };
 
 }  // namespace ariadne::store

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 
 #include "common/strings.h"
 #include "spdlog/spdlog.h"
@@ -28,6 +29,7 @@ void Flusher::Stop() {
     absl::MutexLock lock(&stop_mu_);
     stopping_ = true;
   }
+  stop_requested_.store(true);
   if (thread_.joinable()) thread_.join();
 }
 
@@ -52,7 +54,64 @@ void Flusher::Loop() {
       }
     }
     Retain();
+    if (options_.compaction.max_inputs >= 2 &&
+        std::chrono::steady_clock::now() >= next_compaction_) {
+      if (absl::StatusOr<bool> c = CompactNow(); !c.ok()) {
+        if (!absl::IsCancelled(c.status())) {
+          spdlog::error("compacting blocks failed (will retry): {}", StdView(c.status().message()));
+        }
+        next_compaction_ = std::chrono::steady_clock::now() + options_.compaction_retry;
+      }
+    }
   }
+}
+
+absl::StatusOr<bool> Flusher::CompactNow() {
+  absl::MutexLock lock(&compact_mu_);
+  absl::StatusOr<bool> done = Compact();
+  if (!done.ok() && !absl::IsCancelled(done.status())) compaction_failures_.fetch_add(1);
+  return done;
+}
+
+absl::StatusOr<bool> Flusher::Compact() {
+  const std::vector<std::vector<std::shared_ptr<Block>>> plan =
+      PlanCompactions(blocks_->Snapshot(), options_.compaction);
+  if (plan.empty()) return false;
+  const std::vector<std::shared_ptr<Block>>& inputs = plan.front();
+  const auto started = std::chrono::steady_clock::now();
+  CompactionStats stats;
+  absl::StatusOr<BlockMeta> written = store::Compact(inputs, blocks_->dir(), options_.writer, &stats,
+                                                     [this] { return stop_requested_.load(); });
+  if (!written.ok()) {
+    if (stats.damaged_input) blocks_->MarkDamaged(*stats.damaged_input, written.status());
+    return written.status();
+  }
+  // Published: from here on a crash leaves the inputs for BlockSet::Open to
+  // delete (they are listed in the new block's compacted_from).
+  const std::string dir = blocks_->dir() + "/" + written->id;
+  absl::StatusOr<std::shared_ptr<Block>> block = Block::Open(dir);
+  if (!block.ok()) {
+    // Unusable: the inputs stay authoritative. (Renamed first, as any deletion.)
+    std::error_code ec;
+    const std::string gone = blocks_->dir() + "/deleting-" + written->id;
+    std::filesystem::rename(dir, gone, ec);
+    if (!ec) std::filesystem::remove_all(gone, ec);
+    return block.status();
+  }
+  if (absl::Status s = blocks_->Replace(*std::move(block), written->compacted_from); !s.ok()) {
+    spdlog::warn("deleting compacted blocks: {}", StdView(s.message()));
+  }
+  compactions_.fetch_add(1);
+  compacted_blocks_.fetch_add(inputs.size());
+  uint64_t input_bytes = 0;
+  for (const auto& b : inputs) input_bytes += b->meta().bytes;
+  spdlog::info(
+      "compacted {} level-{} blocks ({} bytes) into block {}: level {}, {} spans, {} traces, {} "
+      "bytes, {} duplicate spans dropped, in {:.2f} s",
+      inputs.size(), inputs.front()->meta().level, input_bytes, written->id, written->level,
+      written->spans, written->traces, written->bytes, stats.duplicates,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  return true;
 }
 
 absl::Status Flusher::FlushNow() {
@@ -119,6 +178,9 @@ FlusherStats Flusher::stats() const {
   s.failures = failures_.load();
   s.wal_segments_removed = wal_segments_removed_.load();
   s.last_flush_seconds = last_flush_seconds_.load();
+  s.compactions = compactions_.load();
+  s.compaction_failures = compaction_failures_.load();
+  s.compacted_blocks = compacted_blocks_.load();
   return s;
 }
 

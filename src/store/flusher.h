@@ -12,6 +12,10 @@
 // The head is cut when its oldest batch is `block_duration` old or it holds
 // `cut_bytes`. Retention then drops blocks whose newest span is older than
 // `retention`, and the oldest blocks while they hold more than `max_bytes`.
+// Then, if PlanCompactions finds a group of small blocks, one group is
+// compacted into one block (store/compactor.h) per check: the output is
+// published, then it replaces its inputs in the set and their directories
+// are deleted.
 //
 // Threading: Start/Stop/FlushNow from one thread; stats() from any.
 #pragma once
@@ -28,6 +32,7 @@
 #include "absl/synchronization/notification.h"
 #include "store/block.h"
 #include "store/block_set.h"
+#include "store/compactor.h"
 #include "store/head.h"
 
 namespace ariadne::store {
@@ -44,6 +49,9 @@ struct FlusherOptions {
   uint64_t max_bytes = 0;  // 0: no limit
   std::chrono::milliseconds check_interval{1000};
   BlockWriterOptions writer;
+  CompactionOptions compaction;  // max_inputs < 2: no compaction
+  // After a failed compaction, the next waits this long.
+  std::chrono::milliseconds compaction_retry{10 * 1000};
 };
 
 struct FlusherStats {
@@ -52,6 +60,9 @@ struct FlusherStats {
   uint64_t failures = 0;
   uint64_t wal_segments_removed = 0;
   double last_flush_seconds = 0;
+  uint64_t compactions = 0;          // blocks written by compaction
+  uint64_t compaction_failures = 0;
+  uint64_t compacted_blocks = 0;     // input blocks replaced
 };
 
 class Flusher {
@@ -66,12 +77,16 @@ class Flusher {
   void Stop();
   // Cuts the head now (if it holds anything) and waits for the block.
   absl::Status FlushNow();
+  // Compacts one group of blocks if PlanCompactions finds one; true if it
+  // did.
+  absl::StatusOr<bool> CompactNow();
   FlusherStats stats() const;
 
  private:
   void Loop();
   absl::Status Flush();
   void Retain();
+  absl::StatusOr<bool> Compact();
 
   Head* const head_;
   BlockSet* const blocks_;
@@ -79,9 +94,12 @@ class Flusher {
   const std::function<absl::StatusOr<int>(uint64_t)> remove_log_through_;
   const FlusherOptions options_;
 
-  absl::Mutex flush_mu_;  // one flush at a time (the thread, FlushNow)
+  absl::Mutex flush_mu_;    // one flush at a time (the thread, FlushNow)
+  absl::Mutex compact_mu_;  // one compaction at a time (the thread, CompactNow)
   absl::Mutex stop_mu_;
   bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
+  std::atomic<bool> stop_requested_{false};  // polled by a running compaction
+  std::chrono::steady_clock::time_point next_compaction_{};
   std::thread thread_;
 
   std::atomic<uint64_t> blocks_written_{0};
@@ -89,6 +107,9 @@ class Flusher {
   std::atomic<uint64_t> failures_{0};
   std::atomic<uint64_t> wal_segments_removed_{0};
   std::atomic<double> last_flush_seconds_{0};
+  std::atomic<uint64_t> compactions_{0};
+  std::atomic<uint64_t> compaction_failures_{0};
+  std::atomic<uint64_t> compacted_blocks_{0};
 };
 
 }  // namespace ariadne::store

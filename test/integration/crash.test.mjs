@@ -115,7 +115,9 @@ async function runPolicy(t, policy, extraArgs = []) {
     assert.equal(Number(damaged[1]), 0, `damaged blocks after the kills; output:\n${server.logText()}`);
     if (extraArgs.length > 0) {
       const written = /^ariadne_blocks (\d+)$/m.exec(metrics.text);
-      t.diagnostic(`blocks at the end: ${written && written[1]}`);
+      const compactions = /^ariadne_blocks_compactions_total (\d+)$/m.exec(metrics.text);
+      t.diagnostic(`blocks at the end: ${written && written[1]}, ` +
+        `compactions since the last start: ${compactions && compactions[1]}`);
     }
 
     const exit = await server.stop();
@@ -140,5 +142,13 @@ describe('crash safety: acknowledged spans survive SIGKILL', () => {
     { timeout: 300_000 }, async (t) => {
       ariadneBin();
       await runPolicy(t, 'batch', ['--block-duration', '100ms', '--block-cut-bytes', '65536']);
+    });
+  // ... and every two blocks compacted into one, so kills also land before,
+  // during and after compactions (output published, inputs not yet deleted).
+  it(`--wal-sync batch with blocks cut every 100 ms and compacted in pairs: ${kKillsPerPolicy} kills lose nothing acknowledged`,
+    { timeout: 300_000 }, async (t) => {
+      ariadneBin();
+      await runPolicy(t, 'batch', ['--block-duration', '100ms', '--block-cut-bytes', '65536',
+        '--compaction-max-inputs', '2']);
     });
 });
