@@ -17,7 +17,8 @@ ASAN_DIR=${ASAN_DIR:-build-asan}
 JOBS=${JOBS:-$(nproc)}
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 
-# Debian packages the build and the tests need.
+# Debian packages the build, the tests and the benchmarks need (clickhouse-*: the
+# reference of build/bench/store_bench).
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
@@ -28,6 +29,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   nodejs npm
   prometheus
+  clickhouse-server clickhouse-client
 )
 
 log() { printf '\n==> %s\n' "$*" >&2; }
@@ -59,6 +61,12 @@ install_packages() {
   if [[ " ${missing[*]} " == *" prometheus "* ]] && [[ -d /run/systemd/system ]] \
       && command -v systemctl >/dev/null; then
     $sudo systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  fi
+  # Likewise clickhouse-server (ports 8123/9000): build/bench/store_bench starts its
+  # own on free loopback ports with a temporary data directory.
+  if [[ " ${missing[*]} " == *" clickhouse-server "* ]] && [[ -d /run/systemd/system ]] \
+      && command -v systemctl >/dev/null; then
+    $sudo systemctl disable --now clickhouse-server.service >/dev/null 2>&1 || true
   fi
 }
 
