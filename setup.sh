@@ -17,8 +17,7 @@ ASAN_DIR=${ASAN_DIR:-build-asan}
 JOBS=${JOBS:-$(nproc)}
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 
-# Debian packages the build, the tests and the benchmarks need (clickhouse-*: the
-# reference of build/bench/store_bench).
+# Debian packages the build and the tests need.
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
@@ -29,8 +28,9 @@ PACKAGES=(
   clang libclang-rt-14-dev
   nodejs npm
   prometheus
-  clickhouse-server clickhouse-client
 )
+# Only `./setup.sh bench` needs these: the reference of build/bench/store_bench.
+BENCH_PACKAGES=(clickhouse-server clickhouse-client)
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 
@@ -118,6 +118,7 @@ case "${1:-}" in
     build
     ;;
   bench)
+    PACKAGES+=("${BENCH_PACKAGES[@]}")
     install_packages
     build
     exec "$BUILD_DIR/ariadne" bench ingest "${@:2}"
