@@ -576,6 +576,50 @@ std::string_view TagText(const SpanBatch& b, const AnyValue& v, std::string* tmp
   return *tmp;
 }
 
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// The status/kind part of a tag search (as TagMatches in head.cc): whether
+// key=value holds by the span's kind or status alone.
+bool SpecialTagMatches(SpanKind kind, model::StatusCode status, std::string_view key,
+                       std::string_view value) {
+  if (key == "error") {
+    return (value == "true") == (status == model::StatusCode::kError);
+  } else if (key == "span.kind") {
+    std::string_view k = model::SpanKindShortName(kind);
+    if (k.empty()) k = "unspecified";
+    return EqualsIgnoreCase(k, value);
+  } else if (key == "otel.status_code") {
+    std::string_view code = model::StatusCodeName(status);
+    code.remove_prefix(sizeof("STATUS_CODE_") - 1);
+    return EqualsIgnoreCase(code, value);
+  }
+  return false;
+}
+
+// Whether an attribute of `attrs` is key=value (as TagMatches in head.cc).
+bool AttributeMatches(const SpanBatch& b, Range attrs, std::string_view key,
+                      std::string_view value) {
+  for (uint32_t i = 0; i < attrs.count; ++i) {
+    const model::KeyValue& kv = b.attributes[attrs.first + i];
+    if (kv.key != key) continue;
+    if (kv.value.type == ValueType::kString) {
+      if (kv.value.bytes == value) return true;
+    } else if (model::ValueToString(b, kv.value) == value) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // ---------------------------------------------------------------------------
 // Row-group statistics (index.blk).
 
@@ -1842,7 +1886,50 @@ class BlockImpl final : public Block {
       for (uint32_t g : groups->second) in_list[g] = true;
       for (size_t g = 0; g < stats_.size(); ++g) candidate[g] = candidate[g] && in_list[g];
     }
-    absl::flat_hash_map<TraceId, uint64_t> found;
+    // Per scope (block-wide, once per query): whether its resource's service
+    // is the one asked for.
+    std::vector<uint8_t> scope_ok;
+    const auto& scopes = tables.tables.scopes;
+    const auto& resources = tables.tables.resources;
+    if (!service_ids.empty()) {
+      scope_ok.resize(scopes.size());
+      for (size_t i = 0; i < scopes.size(); ++i) {
+        const uint32_t sid = tables.resource_service[scopes[i].resource];
+        scope_ok[i] = std::find(service_ids.begin(), service_ids.end(), sid) != service_ids.end();
+      }
+    }
+    // Per tag and scope: whether the scope's resource attributes match it
+    // (resource attributes are block-wide).
+    std::vector<std::vector<uint8_t>> resource_tag(q.tags.size());
+    for (size_t k = 0; k < q.tags.size(); ++k) {
+      std::vector<int8_t> by_resource(resources.size(), -1);
+      resource_tag[k].resize(scopes.size());
+      for (size_t i = 0; i < scopes.size(); ++i) {
+        int8_t& m = by_resource[scopes[i].resource];
+        if (m < 0) {
+          m = AttributeMatches(tables.tables, resources[scopes[i].resource].attributes,
+                               q.tags[k].first, q.tags[k].second);
+        }
+        resource_tag[k][i] = static_cast<uint8_t>(m);
+      }
+    }
+    // Only the columns the query needs are read.
+    uint32_t columns = (1u << kTraceIds) | (1u << kStarts) | (1u << kDurations);
+    if (!scope_ok.empty() || !q.tags.empty()) columns |= 1u << kScopeIndex;
+    if (op_id) columns |= 1u << kNames;
+    if (q.kind || !q.tags.empty()) columns |= 1u << kKindStatus;
+    if (!q.tags.empty()) columns |= 1u << kAttributes;
+    auto fail = [&](uint32_t g, uint32_t column, std::string_view what) {
+      return DataLoss(data_path_, data_dir_.chunks[ChunkIndex(g, column)].offset, what);
+    };
+    // (newest matching start, trace): a trace lives in one row group.
+    std::vector<std::pair<uint64_t, TraceId>> found;
+    struct Row {
+      uint32_t row, trace, scope;
+      uint64_t start;
+    };
+    std::vector<Row> rows;
+    SpanBatch scratch;  // span attributes of candidate rows (views into the row group)
     for (uint32_t g = 0; g < stats_.size(); ++g) {
       if (!candidate[g]) continue;
       const RowGroupStats& s = stats_[g];
@@ -1860,23 +1947,120 @@ class BlockImpl final : public Block {
         });
         if (!any) continue;
       }
-      absl::StatusOr<RowGroupData> rg = LoadRowGroup(g);
+      absl::StatusOr<RowGroupData> rg = LoadRowGroup(g, columns);
       if (!rg.ok()) return rg.status();
-      SpanBatch batch;
-      if (absl::Status st = Decode(*rg, tables, 0, s.spans, false, &batch); !st.ok()) return st;
-      for (uint32_t row = 0; row < batch.size(); ++row) {
-        if (!SpanMatches(batch, row, q)) continue;
-        uint64_t& newest = found[batch.trace_id[row]];
-        newest = std::max(newest, batch.start_unix_nano[row]);
+      const uint32_t n = s.spans;
+      // The cheap predicates, on the raw columns.
+      rows.clear();
+      {
+        In starts(rg->cols[kStarts]), durs(rg->cols[kDurations]);
+        In scope_in(rg->cols[kScopeIndex]);
+        std::string_view names_main, names_tail;
+        if ((columns & (1u << kNames)) && !SplitTail(rg->cols[kNames], &names_main, &names_tail)) {
+          return fail(g, kNames, "bad names column");
+        }
+        In names(names_main), names_tail_in(names_tail);
+        const bool use_scope = columns & (1u << kScopeIndex);
+        const bool use_kind = columns & (1u << kKindStatus);
+        if (use_kind && rg->cols[kKindStatus].size() != n) {
+          return fail(g, kKindStatus, "bad kind/status column");
+        }
+        const char* kind_status = rg->cols[kKindStatus].data();
+        uint32_t r = 0;
+        uint64_t min_first = UINT64_MAX;
+        for (uint32_t t = 0; t < rg->counts.size(); ++t) {
+          uint64_t start = 0;
+          for (uint32_t i = 0; i < rg->counts[t]; ++i, ++r) {
+            const uint64_t v = starts.Varint();
+            if (i == 0) {
+              min_first = std::min(min_first, v);
+              start = rg->min_start + v;
+            } else {
+              start += v;
+            }
+            const uint64_t end_nano = start + static_cast<uint64_t>(durs.Zigzag());
+            uint32_t scope = 0;
+            if (use_scope) {
+              scope = scope_in.Varint32();
+              if (scope >= scopes.size()) return fail(g, kScopeIndex, "scope out of range");
+            }
+            bool name_ok = true;
+            if (op_id) {
+              const uint64_t ref = names.Varint();
+              if (ref & 1) {
+                name_ok = names_tail_in.Take(ref >> 1) == q.operation;
+              } else {
+                name_ok = (ref >> 1) == *op_id;
+              }
+            }
+            if (start < q.start_min_nano || start > q.start_max_nano) continue;
+            const uint64_t duration = end_nano > start ? end_nano - start : 0;
+            if (duration < q.min_duration_nano || duration > q.max_duration_nano) continue;
+            if (!name_ok) continue;
+            if (!scope_ok.empty() && !scope_ok[scope]) continue;
+            if (q.kind && static_cast<SpanKind>(static_cast<uint8_t>(kind_status[r]) & 15) !=
+                              *q.kind) {
+              continue;
+            }
+            rows.push_back({r, t, scope, start});
+          }
+        }
+        if (!starts.done()) return fail(g, kStarts, "malformed starts");
+        if (!durs.done()) return fail(g, kDurations, "malformed durations");
+        if (n > 0 && min_first != 0) return fail(g, kStarts, "bad starts");
+        if (use_scope && !scope_in.done()) return fail(g, kScopeIndex, "malformed scopes");
+        if (op_id && (!names.done() || !names_tail_in.done())) {
+          return fail(g, kNames, "malformed names");
+        }
+      }
+      if (rows.empty()) continue;
+      // Tags: decode the span attributes of the candidate rows only.
+      if (!q.tags.empty()) {
+        scratch.attributes.clear();
+        scratch.array_items.clear();
+        Strings strings(tables.dict, &scratch, false);
+        In in = StringColumn(rg->cols[kAttributes], strings);
+        size_t next = 0, kept = 0;
+        for (uint32_t r = 0; r < n && in.ok(); ++r) {
+          if (next == rows.size() || rows[next].row != r) {
+            SkipAttrs(in, strings, 0);
+            continue;
+          }
+          const Row row = rows[next++];
+          const Range attrs = DecodeAttrs(in, strings, 0);
+          const uint8_t b = static_cast<uint8_t>(rg->cols[kKindStatus][r]);
+          const SpanKind kind = static_cast<SpanKind>(b & 15);
+          const model::StatusCode code = static_cast<model::StatusCode>(b >> 4);
+          bool all = true;
+          for (size_t k = 0; k < q.tags.size() && all; ++k) {
+            all = resource_tag[k][row.scope] ||
+                  SpecialTagMatches(kind, code, q.tags[k].first, q.tags[k].second) ||
+                  AttributeMatches(scratch, attrs, q.tags[k].first, q.tags[k].second);
+          }
+          if (all) rows[kept++] = row;
+        }
+        if (!in.done() || !strings.tail_done()) return fail(g, kAttributes, "malformed attributes");
+        rows.resize(kept);
+      }
+      for (const Row& row : rows) {
+        const TraceId& id = rg->ids[row.trace];
+        if (!found.empty() && found.back().second == id) {
+          found.back().first = std::max(found.back().first, row.start);
+        } else {
+          found.emplace_back(row.start, id);
+        }
       }
     }
-    result.reserve(found.size());
-    for (const auto& [id, start] : found) result.emplace_back(start, id);
-    std::sort(result.begin(), result.end(), [](const auto& a, const auto& b) {
+    auto newer = [](const auto& a, const auto& b) {
       return a.first != b.first ? a.first > b.first : a.second < b.second;
-    });
-    if (q.limit != 0 && result.size() > q.limit) result.resize(q.limit);
-    return result;
+    };
+    if (q.limit != 0 && found.size() > q.limit) {
+      std::partial_sort(found.begin(), found.begin() + q.limit, found.end(), newer);
+      found.resize(q.limit);
+    } else {
+      std::sort(found.begin(), found.end(), newer);
+    }
+    return found;
   }
 
   absl::StatusOr<std::vector<Dependency>> Dependencies(uint64_t start_nano,
@@ -1978,7 +2162,14 @@ class BlockImpl final : public Block {
   }
 
   absl::StatusOr<std::shared_ptr<const Tables>> LoadTables() const;
-  absl::StatusOr<RowGroupData> LoadRowGroup(uint32_t group) const;
+  // Reads and decompresses the columns in the bit mask `columns` (1 << Column;
+  // the trace ids always); the others stay empty. With `check_others` the
+  // other chunks are read too and their CRCs checked (so damage anywhere in
+  // the row group is reported), but not decompressed; without, they are not
+  // read at all.
+  static constexpr uint32_t kAllColumns = (1u << kColumns) - 1;
+  absl::StatusOr<RowGroupData> LoadRowGroup(uint32_t group, uint32_t columns = kAllColumns,
+                                            bool check_others = true) const;
   absl::Status Decode(const RowGroupData& rg, const Tables& tables, uint32_t begin, uint32_t end,
                       bool own, SpanBatch* out) const;
 
@@ -2207,11 +2398,12 @@ absl::StatusOr<std::shared_ptr<const Tables>> BlockImpl::LoadTables() const {
   return std::shared_ptr<const Tables>(std::move(t));
 }
 
-absl::StatusOr<BlockImpl::RowGroupData> BlockImpl::LoadRowGroup(uint32_t group) const {
+absl::StatusOr<BlockImpl::RowGroupData> BlockImpl::LoadRowGroup(uint32_t group, uint32_t columns,
+                                                                bool check_others) const {
   RowGroupData rg;
+  columns |= 1u << kTraceIds;  // always: rows -> traces
   const ChunkRef& first = data_dir_.chunks[ChunkIndex(group, 0)];
-  const ChunkRef& last = data_dir_.chunks[ChunkIndex(group, kColumns - 1)];
-  // The columns of a row group are written back to back: read them at once.
+  // The columns of a row group are written back to back.
   bool contiguous = true;
   for (uint32_t c = 1; c < kColumns; ++c) {
     const ChunkRef& prev = data_dir_.chunks[ChunkIndex(group, c - 1)];
@@ -2220,18 +2412,47 @@ absl::StatusOr<BlockImpl::RowGroupData> BlockImpl::LoadRowGroup(uint32_t group) 
     }
   }
   if (!contiguous) return DataLoss(data_path_, first.offset, "row group chunks not contiguous");
-  std::string comp(last.offset + last.compressed - first.offset, '\0');
-  if (absl::Status s = PreadExact(data_fd_, data_path_, first.offset, comp.data(), comp.size());
-      !s.ok()) {
-    return s;
-  }
-  for (uint32_t c = 0; c < kColumns; ++c) {
-    const ChunkRef& ref = data_dir_.chunks[ChunkIndex(group, c)];
-    absl::StatusOr<std::string> raw =
-        Decompress(data_path_, ref,
-                   std::string_view(comp).substr(ref.offset - first.offset, ref.compressed));
-    if (!raw.ok()) return raw.status();
-    rg.cols[c] = std::move(*raw);
+  // Reads each run of chunks [c, e] at once; decompresses the wanted ones and
+  // only checks the CRC of the others.
+  std::string comp;
+  auto load = [&](uint32_t c, uint32_t e) -> absl::Status {
+    const ChunkRef& lo = data_dir_.chunks[ChunkIndex(group, c)];
+    const ChunkRef& hi = data_dir_.chunks[ChunkIndex(group, e)];
+    comp.resize(hi.offset + hi.compressed - lo.offset);
+    if (absl::Status s = PreadExact(data_fd_, data_path_, lo.offset, comp.data(), comp.size());
+        !s.ok()) {
+      return s;
+    }
+    for (uint32_t k = c; k <= e; ++k) {
+      const ChunkRef& ref = data_dir_.chunks[ChunkIndex(group, k)];
+      const std::string_view part =
+          std::string_view(comp).substr(ref.offset - lo.offset, ref.compressed);
+      if (!(columns & (1u << k))) {
+        if (wal::crc32c::Value(part) != ref.crc) {
+          return DataLoss(data_path_, ref.offset, "chunk CRC mismatch");
+        }
+        continue;
+      }
+      absl::StatusOr<std::string> raw = Decompress(data_path_, ref, part);
+      if (!raw.ok()) return raw.status();
+      rg.cols[k] = std::move(*raw);
+    }
+    return absl::OkStatus();
+  };
+  if (check_others) {
+    if (absl::Status s = load(0, kColumns - 1); !s.ok()) return s;
+  } else {
+    // Unwanted chunks are neither read nor decompressed.
+    for (uint32_t c = 0; c < kColumns;) {
+      if (!(columns & (1u << c))) {
+        ++c;
+        continue;
+      }
+      uint32_t e = c;
+      while (e + 1 < kColumns && (columns & (1u << (e + 1)))) ++e;
+      if (absl::Status s = load(c, e); !s.ok()) return s;
+      c = e + 1;
+    }
   }
   if (!ParseTraceColumn(rg.cols[kTraceIds], &rg.ids, &rg.counts) ||
       rg.ids.size() != stats_[group].traces) {

@@ -557,6 +557,54 @@ TEST(BlockTest, SearchAndDependenciesEqualTheHead) {
       q.service = "currency";
     });
   }
+  // Combinations of every predicate kind the block decides on its raw
+  // columns (service via scope -> resource, operation id, kind, start and
+  // duration ranges) with tags, limits bounding the top-k.
+  for (size_t limit : {0, 3}) {
+    add([&](TraceQuery& q) {
+      q.limit = limit;
+      q.service = "frontend";
+      q.operation = "GET /api/cart";
+      q.min_duration_nano = 1000000;
+    });
+    add([&](TraceQuery& q) {
+      q.limit = limit;
+      q.service = "checkout";
+      q.kind = SpanKind::kServer;
+      q.start_min_nano = lo + third;
+      q.max_duration_nano = 50000000;
+    });
+    add([&](TraceQuery& q) {
+      q.limit = limit;
+      q.service = "payment";
+      q.tags = {{"http.status_code", "500"}};
+    });
+    add([&](TraceQuery& q) {
+      q.limit = limit;
+      q.service = "cart";
+      q.tags = {{"span.kind", "SERVER"}, {"host.name", "host-2"}};
+    });
+    add([&](TraceQuery& q) {
+      q.limit = limit;
+      q.tags = {{"span.kind", "Server"}, {"error", "true"}};
+    });
+    add([&](TraceQuery& q) {
+      q.limit = limit;
+      q.operation = "call checkout/2";
+      q.tags = {{"otel.status_code", "unset"}, {"error", "false"}};
+    });
+    add([&](TraceQuery& q) {
+      q.limit = limit;
+      q.kind = SpanKind::kClient;
+      q.tags = {{"host.name", "host-2"}};
+      q.min_duration_nano = 100000;
+    });
+    add([&](TraceQuery& q) {
+      q.limit = limit;
+      q.service = "unknown_service";
+      q.tags = {{"error", "false"}};
+    });
+  }
   // A tag value that exists as a user.id, to make sure one query matches.
   {
     const SpanBatch& b = *batches[1];
