@@ -2,6 +2,8 @@
 
 #include <zlib.h>
 
+#include <cstdint>
+
 #include "absl/strings/str_cat.h"
 
 namespace ariadne::receive {
@@ -45,17 +47,19 @@ absl::StatusOr<std::string> Gunzip(std::string_view compressed, uint64_t max_byt
   return out;
 }
 
-std::string Gzip(std::string_view data) {
+std::string Gzip(std::string_view data, int level) {
+  if (data.size() > UINT32_MAX) return {};
   z_stream zs{};
-  deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&zs, data.size()) + 32, '\0');
+  if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
+  std::string out(deflateBound(&zs, data.size()), '\0');
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
   zs.avail_in = static_cast<uInt>(data.size());
   zs.next_out = reinterpret_cast<Bytef*>(out.data());
   zs.avail_out = static_cast<uInt>(out.size());
-  deflate(&zs, Z_FINISH);
-  out.resize(out.size() - zs.avail_out);
+  const int rc = deflate(&zs, Z_FINISH);  // deflateBound leaves room for everything
+  out.resize(zs.total_out);
   deflateEnd(&zs);
+  if (rc != Z_STREAM_END) return {};
   return out;
 }
 

@@ -14,7 +14,9 @@ namespace ariadne::receive {
 // truncated stream; ResourceExhausted if the output would pass `max_bytes`.
 absl::StatusOr<std::string> Gunzip(std::string_view compressed, uint64_t max_bytes);
 
-// Compresses with gzip framing (for tests and the load generator).
-std::string Gzip(std::string_view data);
+// Compresses with gzip framing (tests, the load generator, the simulator's
+// OTLP/HTTP sink). `level` as zlib's (1 fastest .. 9 smallest, -1 default).
+// Empty on a zlib failure or an input over 4 GiB (one deflate() call).
+std::string Gzip(std::string_view data, int level = -1);
 
 }  // namespace ariadne::receive

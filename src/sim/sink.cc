@@ -32,7 +32,6 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -58,6 +57,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/strings.h"
+#include "receive/gzip.h"
 #include "decode/decode.h"
 #include "encode/encode.h"
 #include "model/span_batch.h"
@@ -107,28 +107,6 @@ PartialSuccess ParsePartialSuccess(std::string_view response) {
   absl::StatusOr<ExportResult> result = ParseExportResponse(response);
   if (!result.ok()) return {};
   return *std::move(result);
-}
-
-// gzip (deflate with the gzip header and trailer), at the fastest level: the
-// simulator is a load generator, and on OTLP protobuf level 1 compresses
-// almost as well as the default at several times the speed. nullopt if zlib
-// fails (the request is then sent uncompressed).
-std::optional<std::string> Gzip(std::string_view data) {
-  if (data.size() > UINT32_MAX) return std::nullopt;  // one deflate() call takes it all
-  z_stream zs{};
-  if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    return std::nullopt;
-  }
-  std::string out(deflateBound(&zs, data.size()), '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  const int rc = deflate(&zs, Z_FINISH);  // deflateBound leaves room for everything
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  if (rc != Z_STREAM_END) return std::nullopt;
-  return out;
 }
 
 std::string_view GrpcCodeName(grpc::StatusCode code) {
@@ -539,11 +517,14 @@ class HttpSink final : public QueuedSink {
       c.request.set(http::field::user_agent, "ariadne-sim");
       c.request.set(http::field::content_type, "application/x-protobuf");
       c.request.keep_alive(true);
-      std::optional<std::string> compressed;
-      if (gzip_) compressed = Gzip(item.request);
-      if (compressed) {
+      // The fastest level: the simulator is a load generator, and on OTLP
+      // protobuf level 1 compresses almost as well as the default at several
+      // times the speed. If zlib fails the request goes uncompressed.
+      std::string compressed;
+      if (gzip_) compressed = receive::Gzip(item.request, /*level=*/1);
+      if (!compressed.empty()) {
         c.request.set(http::field::content_encoding, "gzip");
-        c.request.body() = std::move(*compressed);
+        c.request.body() = std::move(compressed);
       } else {
         c.request.body() = std::move(item.request);
       }
