@@ -1,0 +1,111 @@
+// Analytics: every processor fed every admitted span batch (PushSpans), the
+// series store they write, and the clock that decides when a step is done.
+//
+//   PushSpans ─┬─ SpanMetrics     (RED per service/operation; Tempo's names)
+//              └─ TraceAnalytics  (trace assembly → service graph, critical path)
+//   Tick (every second): completes idle traces, writes finished steps into
+//   the SeriesStore, drops stale series.
+//
+// A step [k·step, (k+1)·step) of span-derived series is finished once the
+// event clock (red.h) passes its end plus `lateness`; trace-derived series
+// wait the trace idle timeout on top. Spans for a finished step still count
+// in the Prometheus counters but not in the series (ariadne_analytics_late_spans_total).
+//
+// Threading: PushSpans may be called from any number of threads; Tick from
+// one; the rest from any.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "analytics/red.h"
+#include "analytics/series_store.h"
+#include "analytics/span_metrics.h"
+#include "analytics/traces.h"
+#include "model/span_batch.h"
+#include "store/query.h"
+
+namespace ariadne::analytics {
+
+struct AnalyticsOptions {
+  SeriesOptions series;
+  SpanMetricsOptions span_metrics;
+  TraceOptions traces;
+  uint64_t lateness_nanos = 15'000'000'000ull;  // how long a step waits for late spans
+  // Spans ending further than this past the wall clock do not move the
+  // event clock and are left out of the series (clocks gone wrong).
+  uint64_t max_future_nanos = 24 * 3600'000'000'000ull;
+};
+
+struct AnalyticsStats {
+  uint64_t spans = 0;
+  uint64_t late_spans = 0;    // counted in Prometheus, not in the series
+  uint64_t future_spans = 0;  // beyond max_future
+  uint64_t event_now_nanos = 0;
+};
+
+class Analytics {
+ public:
+  // `wall_nanos`: Unix nanoseconds now (tests pass a fake clock).
+  Analytics(AnalyticsOptions options, std::function<uint64_t()> wall_nanos);
+  ~Analytics();
+  Analytics(const Analytics&) = delete;
+  Analytics& operator=(const Analytics&) = delete;
+
+  // The PushSpans contract: called with every batch once it is stored; CPU
+  // only, never blocks on I/O.
+  void PushSpans(const model::SpanBatch& batch);
+
+  // Completes idle traces and finishes due steps (Start() calls it every
+  // `interval`). With `all`, completes every pending trace and finishes every
+  // open step (tests, shutdown).
+  void Tick(bool all = false);
+  void Start(std::chrono::milliseconds interval = std::chrono::milliseconds(1000));
+  void Stop();
+
+  SeriesStore& series() { return series_; }
+  const SeriesStore& series() const { return series_; }
+  // Service-graph edges in [start, end) from the series (for /api/dependencies).
+  std::vector<store::Dependency> Dependencies(uint64_t start_nanos, uint64_t end_nanos) const {
+    return traces_.Dependencies(start_nanos, end_nanos);
+  }
+  // Oldest time the series cover: the start of the ring's reach, or when
+  // analytics started, whichever is later.
+  uint64_t SeriesStartNanos() const;
+
+  // The Prometheus exposition of every processor and of analytics' own health.
+  std::string MetricsText() const;
+  AnalyticsStats stats() const;
+  SpanMetricsStats span_metrics_stats() const { return span_metrics_.stats(); }
+  TraceStats trace_stats() const { return traces_.stats(); }
+
+ private:
+  const AnalyticsOptions options_;
+  const std::function<uint64_t()> wall_nanos_;
+  SeriesStore series_;
+  SpanMetrics span_metrics_;
+  TraceAnalytics traces_;
+
+  mutable absl::Mutex clock_mu_;
+  EventClock clock_ ABSL_GUARDED_BY(clock_mu_);
+  // Steps before this are finished (span-derived series).
+  int64_t first_open_step_ ABSL_GUARDED_BY(clock_mu_) = -1;
+  uint64_t started_nanos_ = 0;
+  std::atomic<uint64_t> spans_{0}, late_spans_{0}, future_spans_{0};
+
+  std::mutex tick_mu_;  // one Tick at a time
+  std::mutex thread_mu_;
+  std::condition_variable thread_cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace ariadne::analytics

@@ -1,0 +1,199 @@
+#include "analytics/span_metrics.h"
+
+#include <algorithm>
+
+#include "common/strings.h"
+#include "model/value_format.h"
+#include "store/query.h"
+
+namespace ariadne::analytics {
+
+namespace {
+
+// The value of attribute `key` on the span, else on its resource; "" if absent.
+std::string AttributeValue(const model::SpanBatch& b, uint32_t row, std::string_view key) {
+  const model::Range ranges[] = {b.span_attributes[row],
+                                 b.resources[b.scopes[b.scope[row]].resource].attributes};
+  for (const model::Range& r : ranges) {
+    for (uint32_t i = r.first; i < r.first + r.count; ++i) {
+      if (b.attributes[i].key == key) return model::ValueToString(b, b.attributes[i].value);
+    }
+  }
+  return "";
+}
+
+void AppendHistogram(std::string* out, std::string_view name, const Labels& labels,
+                     const std::vector<double>& bounds, const std::vector<double>& counts,
+                     double sum, double count) {
+  Labels with_le = labels;
+  with_le.emplace_back("le", "");
+  const std::string bucket = std::string(name) + "_bucket";
+  double cumulative = 0;
+  for (size_t i = 0; i <= bounds.size(); ++i) {
+    cumulative += counts[i];
+    with_le.back().second.clear();
+    if (i < bounds.size()) {
+      AppendNumber(&with_le.back().second, bounds[i]);
+    } else {
+      with_le.back().second = "+Inf";
+    }
+    AppendSample(out, bucket, with_le, cumulative);
+  }
+  AppendSample(out, std::string(name) + "_sum", labels, sum);
+  AppendSample(out, std::string(name) + "_count", labels, count);
+}
+
+size_t BucketIndex(const std::vector<double>& bounds, double v) {
+  // Prometheus buckets are upper-inclusive: the first bound >= v.
+  return static_cast<size_t>(std::lower_bound(bounds.begin(), bounds.end(), v) - bounds.begin());
+}
+
+}  // namespace
+
+SpanMetrics::SpanMetrics(SpanMetricsOptions options, SeriesStore* store)
+    : options_(std::move(options)), store_(store) {
+  for (const std::string& d : options_.dimensions) dimension_labels_.push_back(LabelName(d));
+  overflow_.labels = {{"otel_metric_overflow", "true"}};
+  overflow_.buckets.assign(options_.buckets_seconds.size() + 1, 0);
+  overflow_.collector_buckets.assign(options_.collector_buckets_ms.size() + 1, 0);
+}
+
+SpanMetrics::SeriesAcc* SpanMetrics::Acc(std::string key, Labels labels) {
+  auto it = accs_.find(key);
+  if (it == accs_.end()) {
+    auto acc = std::make_unique<SeriesAcc>();
+    SortLabels(&labels);
+    acc->labels = std::move(labels);
+    it = accs_.emplace(std::move(key), std::move(acc)).first;
+  }
+  return it->second.get();
+}
+
+SpanMetrics::Entry* SpanMetrics::Lookup(const model::SpanBatch& b, uint32_t row) {
+  const std::string_view service = store::ServiceOf(b, row);
+  const std::string_view kind = model::SpanKindName(b.kind[row]);
+  const std::string_view status = model::StatusCodeName(b.status_code[row]);
+  key_.assign(service).push_back('\x1f');
+  key_.append(b.name[row]).push_back('\x1f');
+  key_.push_back(static_cast<char>('0' + static_cast<int>(b.kind[row])));
+  key_.push_back(static_cast<char>('0' + static_cast<int>(b.status_code[row])));
+  std::vector<std::string> dims;
+  if (!options_.dimensions.empty()) {
+    for (const std::string& d : options_.dimensions) {
+      dims.push_back(AttributeValue(b, row, d));
+      key_.push_back('\x1f');
+      key_.append(dims.back());
+    }
+  }
+  auto it = entries_.find(AbslView(key_));
+  if (it != entries_.end()) return it->second.get();
+  if (entries_.size() >= options_.max_series) return nullptr;
+  auto e = std::make_unique<Entry>();
+  e->labels = {{"service", std::string(service)},
+               {"span_name", std::string(b.name[row])},
+               {"span_kind", std::string(kind)},
+               {"status_code", std::string(status)}};
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (!dims[i].empty()) e->labels.emplace_back(dimension_labels_[i], dims[i]);
+  }
+  SortLabels(&e->labels);
+  e->buckets.assign(options_.buckets_seconds.size() + 1, 0);
+  if (options_.collector_names) {
+    e->collector_buckets.assign(options_.collector_buckets_ms.size() + 1, 0);
+  }
+  std::string service_key = std::string(service) + '\x1f' + std::string(kind);
+  e->service = Acc(service_key, {{"service", std::string(service)}, {"span_kind", std::string(kind)}});
+  e->operation = Acc(service_key + '\x1f' + std::string(b.name[row]),
+                     {{"service", std::string(service)},
+                      {"span_kind", std::string(kind)},
+                      {"operation", std::string(b.name[row])}});
+  return entries_.emplace(key_, std::move(e)).first->second.get();
+}
+
+void SpanMetrics::Push(const model::SpanBatch& b, const std::vector<double>& weights,
+                       const std::vector<int64_t>& steps) {
+  absl::MutexLock lock(&mu_);
+  for (uint32_t row = 0; row < b.size(); ++row) {
+    if (steps[row] == kExcluded) continue;
+    const double w = weights[row];
+    const double seconds = static_cast<double>(b.duration_nano(row)) / 1e9;
+    Entry* e = Lookup(b, row);
+    if (e == nullptr) {
+      e = &overflow_;
+      ++overflow_spans_;
+    }
+    e->calls += w;
+    e->seconds_sum += seconds * w;
+    e->buckets[BucketIndex(options_.buckets_seconds, seconds)] += w;
+    if (options_.collector_names) {
+      e->collector_buckets[BucketIndex(options_.collector_buckets_ms, seconds * 1000)] += w;
+    }
+    if (steps[row] >= 0 && e->service != nullptr) {
+      const bool error = b.status_code[row] == model::StatusCode::kError;
+      e->service->red.Add(steps[row], seconds, error, w);
+      e->operation->red.Add(steps[row], seconds, error, w);
+    }
+  }
+}
+
+void SpanMetrics::Finish(int64_t before_step) {
+  absl::MutexLock lock(&mu_);
+  for (auto& [key, acc] : accs_) {
+    acc->red.Finish(before_step, store_, "", acc->labels);
+  }
+}
+
+void SpanMetrics::AppendMetrics(std::string* out) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<const Entry*> entries;
+  entries.reserve(entries_.size() + 1);
+  for (const auto& [key, e] : entries_) entries.push_back(e.get());
+  if (overflow_.calls > 0) entries.push_back(&overflow_);
+  AppendFamily(out, "traces_spanmetrics_calls_total", "counter",
+               "Spans counted (adjusted for sampling), by service, span name, kind and status.");
+  for (const Entry* e : entries) AppendSample(out, "traces_spanmetrics_calls_total", e->labels, e->calls);
+  AppendFamily(out, "traces_spanmetrics_latency", "histogram", "Span duration in seconds.");
+  for (const Entry* e : entries) {
+    AppendHistogram(out, "traces_spanmetrics_latency", e->labels, options_.buckets_seconds,
+                    e->buckets, e->seconds_sum, e->calls);
+  }
+  if (!options_.collector_names) return;
+  // The Collector's connector calls the service label service_name.
+  auto collector_labels = [](const Labels& labels) {
+    Labels out = labels;
+    for (auto& [k, v] : out) {
+      if (k == "service") k = "service_name";
+    }
+    SortLabels(&out);
+    return out;
+  };
+  AppendFamily(out, "traces_span_metrics_calls_total", "counter",
+               "Spans counted (OpenTelemetry Collector spanmetrics connector names).");
+  for (const Entry* e : entries) {
+    AppendSample(out, "traces_span_metrics_calls_total", collector_labels(e->labels), e->calls);
+  }
+  AppendFamily(out, "traces_span_metrics_duration_milliseconds", "histogram",
+               "Span duration in milliseconds (OpenTelemetry Collector spanmetrics connector names).");
+  for (const Entry* e : entries) {
+    AppendHistogram(out, "traces_span_metrics_duration_milliseconds", collector_labels(e->labels),
+                    options_.collector_buckets_ms, e->collector_buckets, e->seconds_sum * 1000,
+                    e->calls);
+  }
+}
+
+SpanMetricsStats SpanMetrics::stats() const {
+  absl::MutexLock lock(&mu_);
+  SpanMetricsStats s;
+  s.series = entries_.size();
+  s.overflow_spans = overflow_spans_;
+  size_t bytes = 0;
+  for (const auto& [key, e] : entries_) {
+    bytes += key.capacity() + sizeof(Entry) + (e->buckets.capacity() + e->collector_buckets.capacity()) * sizeof(double);
+    for (const auto& [k, v] : e->labels) bytes += 2 * sizeof(std::string) + k.capacity() + v.capacity();
+  }
+  for (const auto& [key, acc] : accs_) bytes += key.capacity() + sizeof(SeriesAcc) + acc->red.MemoryBytes();
+  s.memory_bytes = bytes;
+  return s;
+}
+
+}  // namespace ariadne::analytics
