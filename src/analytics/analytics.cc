@@ -10,8 +10,7 @@ Analytics::Analytics(AnalyticsOptions options, std::function<uint64_t()> wall_na
       series_(options_.series),
       span_metrics_(options_.span_metrics, &series_),
       traces_(options_.traces, &series_),
-      clock_(options_.max_future_nanos),
-      started_nanos_(wall_nanos_()) {}
+      clock_(options_.max_future_nanos) {}
 
 Analytics::~Analytics() { Stop(); }
 
@@ -41,6 +40,13 @@ void Analytics::PushSpans(const model::SpanBatch& batch) {
       }
     }
     now = clock_.Now(wall);
+    if (started_nanos_ == 0) {
+      uint64_t first = UINT64_MAX;
+      for (uint32_t row = 0; row < batch.size(); ++row) {
+        if (steps[row] >= 0) first = std::min(first, static_cast<uint64_t>(steps[row]) * step_nanos);
+      }
+      if (first != UINT64_MAX) started_nanos_ = first;
+    }
   }
   for (uint32_t row = 0; row < batch.size(); ++row) {
     weights[row] = batch.trace_state[row].empty() ? 1.0 : AdjustedCount(batch.trace_state[row]);
@@ -66,14 +72,19 @@ void Analytics::Tick(bool all) {
     return now > delay ? static_cast<int64_t>((now - delay) / step_nanos) : 0;
   };
   const int64_t span_steps = finished_before(options_.lateness_nanos);
-  const int64_t trace_steps =
+  const int64_t clock_trace_steps =
       finished_before(options_.lateness_nanos + options_.traces.idle_nanos);
   // Raise the late boundary first, so no span lands in a step being written.
   {
     absl::MutexLock lock(&clock_mu_);
     if (!all) first_open_step_ = std::max(first_open_step_, span_steps);
   }
-  traces_.Complete(now, all ? std::numeric_limits<int64_t>::min() : trace_steps, all);
+  // A trace counts in the step of its root's end, known once it completes:
+  // steps a pending trace may still land in stay open, and a trace is late
+  // only if its step was written by an earlier Tick.
+  traces_.Complete(now, all ? std::numeric_limits<int64_t>::min() : trace_written_before_, all);
+  const int64_t trace_steps = std::min(clock_trace_steps, traces_.MinPendingStep());
+  trace_written_before_ = std::max(trace_written_before_, trace_steps);
   span_metrics_.Finish(span_steps);
   traces_.Finish(trace_steps);
   series_.DropStale();
@@ -105,13 +116,15 @@ void Analytics::Stop() {
 }
 
 uint64_t Analytics::SeriesStartNanos() const {
-  uint64_t now;
+  uint64_t now, started;
   {
     absl::MutexLock lock(&clock_mu_);
+    if (started_nanos_ == 0) return UINT64_MAX;  // no span yet
     now = clock_.Now(wall_nanos_());
+    started = started_nanos_;
   }
   const uint64_t reach = now > series_.window_nanos() ? now - series_.window_nanos() : 0;
-  return std::max(reach, started_nanos_);
+  return std::max(reach, started);
 }
 
 AnalyticsStats Analytics::stats() const {

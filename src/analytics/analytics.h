@@ -8,7 +8,8 @@
 //
 // A step [k·step, (k+1)·step) of span-derived series is finished once the
 // event clock (red.h) passes its end plus `lateness`; trace-derived series
-// wait the trace idle timeout on top. Spans for a finished step still count
+// wait the trace idle timeout on top, and for pending traces that may still land
+// in them. Spans for a finished step still count
 // in the Prometheus counters but not in the series (ariadne_analytics_late_spans_total).
 //
 // Threading: PushSpans may be called from any number of threads; Tick from
@@ -19,6 +20,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -77,8 +79,9 @@ class Analytics {
   std::vector<store::Dependency> Dependencies(uint64_t start_nanos, uint64_t end_nanos) const {
     return traces_.Dependencies(start_nanos, end_nanos);
   }
-  // Oldest time the series cover: the start of the ring's reach, or when
-  // analytics started, whichever is later.
+  // Oldest time the series cover: the start of the ring's reach, or the
+  // step of the first span analytics saw, whichever is later (UINT64_MAX
+  // before the first span).
   uint64_t SeriesStartNanos() const;
 
   // The Prometheus exposition of every processor and of analytics' own health.
@@ -98,10 +101,12 @@ class Analytics {
   EventClock clock_ ABSL_GUARDED_BY(clock_mu_);
   // Steps before this are finished (span-derived series).
   int64_t first_open_step_ ABSL_GUARDED_BY(clock_mu_) = -1;
-  uint64_t started_nanos_ = 0;
+  uint64_t started_nanos_ ABSL_GUARDED_BY(clock_mu_) = 0;  // see SeriesStartNanos
   std::atomic<uint64_t> spans_{0}, late_spans_{0}, future_spans_{0};
 
   std::mutex tick_mu_;  // one Tick at a time
+  // Trace-derived steps before this are written (guarded by tick_mu_).
+  int64_t trace_written_before_ = std::numeric_limits<int64_t>::min();
   std::mutex thread_mu_;
   std::condition_variable thread_cv_;
   bool stopping_ = false;

@@ -369,5 +369,23 @@ TEST_F(AnalyticsTest, EventClockFollowsAFastSimulation) {
   EXPECT_LT(a.stats().event_now_nanos, kT0 + 2 * 3600 * kSec);
 }
 
+TEST_F(AnalyticsTest, ASimulationOfThePastIsNotLate) {
+  // The wall clock is an hour past the spans (a simulation run as fast as
+  // possible ending now): before the first span the clock does not run, so
+  // the spans are not late.
+  clock_.now = kT0 + 3600 * kSec;
+  Analytics a(Options(), clock_.fn());
+  EXPECT_EQ(a.SeriesStartNanos(), UINT64_MAX);
+  a.Tick();
+  BatchBuilder b;
+  b.Add({.service = "api", .trace = 1});
+  a.PushSpans(b.batch());
+  a.Tick(true);
+  EXPECT_EQ(a.stats().late_spans, 0u);
+  EXPECT_EQ(a.SeriesStartNanos(), kT0);
+  EXPECT_FLOAT_EQ(Value(a.series(), "calls_per_second", {{"service", "api"}, {"operation", ""}}, kT0),
+                  0.1);
+}
+
 }  // namespace
 }  // namespace ariadne::analytics

@@ -124,7 +124,7 @@ bool EventClock::Observe(uint64_t end_nanos, uint64_t wall_nanos) {
 }
 
 uint64_t EventClock::Now(uint64_t wall_nanos) const {
-  if (newest_ == 0) return wall_nanos;
+  if (newest_ == 0) return 0;  // no span yet: no time has passed
   return newest_ + (wall_nanos > newest_wall_ ? wall_nanos - newest_wall_ : 0);
 }
 

@@ -70,7 +70,9 @@ void WriteRedStep(const RedStep& red, SeriesStore* store, std::string_view prefi
 // Event time for analytics: the newest span end seen, and between spans it
 // runs on with the wall clock, so steps finish when traffic stops and a
 // simulator that runs faster than real time is followed at its own pace.
-// A span ending more than `max_future` past the wall clock is not believed.
+// Before the first span it stands at 0 (so a simulation of the past that
+// starts now is followed, not declared late). A span ending more than
+// `max_future` past the wall clock is not believed.
 class EventClock {
  public:
   explicit EventClock(uint64_t max_future_nanos) : max_future_(max_future_nanos) {}

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "analytics/critical_path.h"
 #include "common/strings.h"
@@ -110,6 +111,7 @@ void TraceAnalytics::Push(const model::SpanBatch& b, const std::vector<double>& 
       last->last = now;
     }
     Span& s = last->spans.emplace_back();
+    last->min_end = std::min(last->min_end, b.end_unix_nano[row]);
     s.id = b.span_id[row];
     s.parent = b.parent_span_id[row];
     s.start = b.start_unix_nano[row];
@@ -142,6 +144,14 @@ void TraceAnalytics::Complete(uint64_t now, int64_t first_open_step, bool all) {
     pending_spans_ -= spans.size();
     Analyze(spans, first_open_step);
   }
+}
+
+int64_t TraceAnalytics::MinPendingStep() const {
+  absl::MutexLock lock(&mu_);
+  uint64_t min_end = UINT64_MAX;
+  for (const auto& [id, p] : pending_) min_end = std::min(min_end, p.min_end);
+  return min_end == UINT64_MAX ? std::numeric_limits<int64_t>::max()
+                               : static_cast<int64_t>(min_end / store_->step_nanos());
 }
 
 void TraceAnalytics::AddEdge(uint32_t client, uint32_t server, ConnectionType type,

@@ -62,8 +62,12 @@ class TraceAnalytics {
 
   // Completes the traces idle since before `now - idle` (every pending trace
   // if `all`), counting them in the steps of their roots' ends; a trace whose
-  // step is before `first_open_step` only counts in the Prometheus metrics.
+  // step is before `first_open_step` (already written) only counts in the
+  // Prometheus metrics.
   void Complete(uint64_t now, int64_t first_open_step, bool all = false);
+  // The earliest step a pending trace can still count in (INT64_MAX if none
+  // is pending): steps from it on must stay open.
+  int64_t MinPendingStep() const;
   // Writes every open step < before_step into the series store:
   //   edge_calls_per_second, edge_error_ratio, edge_latency_seconds{quantile},
   //   edge_latency_mean_seconds {client, server, connection_type};
@@ -96,7 +100,8 @@ class TraceAnalytics {
  private:
   struct Pending {
     std::vector<Span> spans;
-    uint64_t last = 0;  // event time of the last push
+    uint64_t last = 0;                // event time of the last push
+    uint64_t min_end = UINT64_MAX;    // earliest span end: the root ends no earlier
   };
   struct Edge {
     Labels labels;  // client, server, connection_type

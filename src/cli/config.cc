@@ -19,6 +19,66 @@ absl::Status Read(const YAML::Node& node, const std::string& key, T* out) {
   return absl::OkStatus();
 }
 
+absl::Status LoadAnalytics(const YAML::Node& node, const std::string& path, ServerConfig* c) {
+  for (const auto& w : node) {
+    const std::string k = w.first.as<std::string>();
+    const std::string full = "analytics." + k;
+    absl::Status s;
+    if (k == "enabled") {
+      s = Read(w.second, full, &c->analytics_enabled);
+    } else if (k == "step") {
+      s = Read(w.second, full, &c->analytics_step);
+    } else if (k == "window") {
+      s = Read(w.second, full, &c->analytics_window);
+    } else if (k == "lateness") {
+      s = Read(w.second, full, &c->analytics_lateness);
+    } else if (k == "trace_idle") {
+      s = Read(w.second, full, &c->trace_idle);
+    } else if (k == "max_pending_spans") {
+      s = Read(w.second, full, &c->max_pending_spans);
+    } else if (k == "max_series") {
+      s = Read(w.second, full, &c->analytics_max_series);
+    } else if (k == "span_metrics") {
+      for (const auto& m : w.second) {
+        const std::string mk = m.first.as<std::string>();
+        const std::string mfull = full + "." + mk;
+        if (mk == "dimensions") {
+          s = Read(m.second, mfull, &c->span_metrics_dimensions);
+        } else if (mk == "collector_names") {
+          s = Read(m.second, mfull, &c->span_metrics_collector_names);
+        } else if (mk == "max_series") {
+          s = Read(m.second, mfull, &c->span_metrics_max_series);
+        } else {
+          return absl::InvalidArgumentError(absl::StrCat(
+              path, ": unknown key ", mfull, " (known: dimensions, collector_names, max_series)"));
+        }
+        if (!s.ok()) return s;
+      }
+    } else if (k == "prometheus") {
+      for (const auto& m : w.second) {
+        const std::string mk = m.first.as<std::string>();
+        const std::string mfull = full + "." + mk;
+        if (mk == "url") {
+          s = Read(m.second, mfull, &c->prometheus_url);
+        } else if (mk == "interval") {
+          s = Read(m.second, mfull, &c->prometheus_interval);
+        } else {
+          return absl::InvalidArgumentError(
+              absl::StrCat(path, ": unknown key ", mfull, " (known: url, interval)"));
+        }
+        if (!s.ok()) return s;
+      }
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": unknown key ", full,
+          " (known: enabled, step, window, lateness, trace_idle, max_pending_spans, max_series, "
+          "span_metrics, prometheus)"));
+    }
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status LoadYamlConfig(const std::string& path, ServerConfig* c) {
@@ -94,6 +154,8 @@ absl::Status LoadYamlConfig(const std::string& path, ServerConfig* c) {
         }
         if (!s.ok()) return s;
       }
+    } else if (key == "analytics") {
+      if (s = LoadAnalytics(v, path, c); !s.ok()) return s;
     } else if (key == "limits") {
       for (const auto& l : v) {
         const std::string k = l.first.as<std::string>();
@@ -124,7 +186,8 @@ absl::Status LoadYamlConfig(const std::string& path, ServerConfig* c) {
     } else {
       return absl::InvalidArgumentError(absl::StrCat(
           path, ": unknown key ", key,
-          " (known: data_dir, listen, listen_file, wal, storage, limits, http_threads, log_level)"));
+          " (known: data_dir, listen, listen_file, wal, storage, analytics, limits, http_threads, "
+          "log_level)"));
     }
     if (!s.ok()) return s;
   }
@@ -142,6 +205,22 @@ absl::Status Validate(const ServerConfig& c) {
     auto d = query::ParseDurationNanos(*value);
     if (!d.ok()) return absl::InvalidArgumentError(absl::StrCat(key, ": ", d.status().message()));
     if (*d <= 0) return absl::InvalidArgumentError(absl::StrCat(key, " must be positive"));
+  }
+  for (const auto& [key, value] : {std::pair<const char*, const std::string*>{
+                                       "analytics.step", &c.analytics_step},
+                                   {"analytics.window", &c.analytics_window},
+                                   {"analytics.trace_idle", &c.trace_idle},
+                                   {"analytics.prometheus.interval", &c.prometheus_interval}}) {
+    auto d = query::ParseDurationNanos(*value);
+    if (!d.ok()) return absl::InvalidArgumentError(absl::StrCat(key, ": ", d.status().message()));
+    if (*d <= 0) return absl::InvalidArgumentError(absl::StrCat(key, " must be positive"));
+  }
+  if (auto d = query::ParseDurationNanos(c.analytics_lateness); !d.ok() || *d < 0) {
+    return absl::InvalidArgumentError("analytics.lateness must be a duration >= 0");
+  }
+  if (*query::ParseDurationNanos(c.analytics_window) <
+      *query::ParseDurationNanos(c.analytics_step)) {
+    return absl::InvalidArgumentError("analytics.window must be at least analytics.step");
   }
   if (c.compaction_max_inputs > 1024) {
     return absl::InvalidArgumentError("storage.compaction_max_inputs must be at most 1024");

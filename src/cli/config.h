@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "decode/decode.h"
@@ -46,6 +47,23 @@ struct ServerConfig {
   // merged into one; 0 or 1 turns compaction off.
   uint32_t compaction_max_inputs = 8;
   uint64_t compaction_target_bytes = 1ull << 30;
+
+  // Analytics (docs/analytics.md): span metrics, service graph, critical
+  // path, and the series store they write.
+  bool analytics_enabled = true;
+  std::string analytics_step = "10s";
+  std::string analytics_window = "6h";
+  std::string analytics_lateness = "15s";
+  std::string trace_idle = "10s";
+  uint64_t max_pending_spans = 4'000'000;
+  uint64_t analytics_max_series = 200'000;
+  std::vector<std::string> span_metrics_dimensions;
+  bool span_metrics_collector_names = false;
+  uint64_t span_metrics_max_series = 20'000;
+  // A Prometheus server whose CPU and memory series join the series store
+  // (empty: none), and how often it is read.
+  std::string prometheus_url;
+  std::string prometheus_interval = "30s";
 
   int http_threads = 2;
   std::string log_level = "info";

@@ -107,6 +107,37 @@ void AddServeOptions(CLI::App* serve, ServerConfig* c) {
                     "... whose bytes add up to at most this")
       ->envname("ARIADNE_COMPACTION_TARGET_BYTES")
       ->capture_default_str();
+  serve->add_option("--analytics", c->analytics_enabled,
+                    "Span metrics, service graph and critical path (true/false)")
+      ->envname("ARIADNE_ANALYTICS")
+      ->capture_default_str();
+  serve->add_option("--analytics-step", c->analytics_step, "Step of the analytics series")
+      ->envname("ARIADNE_ANALYTICS_STEP")
+      ->capture_default_str();
+  serve->add_option("--analytics-window", c->analytics_window,
+                    "How far back the in-memory series reach")
+      ->envname("ARIADNE_ANALYTICS_WINDOW")
+      ->capture_default_str();
+  serve->add_option("--analytics-lateness", c->analytics_lateness,
+                    "How long a step waits for late spans before it is written")
+      ->envname("ARIADNE_ANALYTICS_LATENESS")
+      ->capture_default_str();
+  serve->add_option("--trace-idle", c->trace_idle,
+                    "A trace is complete (for the service graph and critical path) after this "
+                    "long without new spans")
+      ->envname("ARIADNE_TRACE_IDLE")
+      ->capture_default_str();
+  serve->add_option("--span-metrics-dimensions", c->span_metrics_dimensions,
+                    "Extra span metrics labels from these attribute keys")
+      ->envname("ARIADNE_SPAN_METRICS_DIMENSIONS")
+      ->delimiter(',');
+  serve->add_option("--span-metrics-collector-names", c->span_metrics_collector_names,
+                    "Also export the OpenTelemetry Collector connector's metric names")
+      ->envname("ARIADNE_SPAN_METRICS_COLLECTOR_NAMES")
+      ->capture_default_str();
+  serve->add_option("--prometheus-url", c->prometheus_url,
+                    "Read CPU and memory per service from this Prometheus (http://host:port)")
+      ->envname("ARIADNE_PROMETHEUS_URL");
   serve->add_option("--max-connections", c->max_connections, "Open connections per listener")
       ->envname("ARIADNE_MAX_CONNECTIONS")
       ->capture_default_str();

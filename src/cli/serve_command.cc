@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "analytics/analytics.h"
 #include "common/admission.h"
 #include "common/strings.h"
 #include "decode/decode.h"
@@ -290,6 +291,24 @@ int RunServe(const ServerConfig& config) {
         return store::HeadCut{cut->epoch, cut->wal_seq};
       },
       [wal = log->get()](uint64_t seq) { return wal->RemoveThrough(seq); }, flusher_options);
+  std::unique_ptr<analytics::Analytics> analytics;
+  if (config.analytics_enabled) {
+    analytics::AnalyticsOptions o;
+    o.series.step_nanos = static_cast<uint64_t>(*query::ParseDurationNanos(config.analytics_step));
+    o.series.window_nanos =
+        static_cast<uint64_t>(*query::ParseDurationNanos(config.analytics_window));
+    o.series.max_series = config.analytics_max_series;
+    o.lateness_nanos =
+        static_cast<uint64_t>(*query::ParseDurationNanos(config.analytics_lateness));
+    o.traces.idle_nanos = static_cast<uint64_t>(*query::ParseDurationNanos(config.trace_idle));
+    o.traces.max_pending_spans = config.max_pending_spans;
+    o.span_metrics.dimensions = config.span_metrics_dimensions;
+    o.span_metrics.collector_names = config.span_metrics_collector_names;
+    o.span_metrics.max_series = config.span_metrics_max_series;
+    analytics = std::make_unique<analytics::Analytics>(o, NowNanos);
+    ingester.SetStoredListener(
+        [a = analytics.get()](const model::SpanBatch& batch) { a->PushSpans(batch); });
+  }
   receive::ReceiverOptions receiver_options;
   receiver_options.limits = config.limits;
   receiver_options.max_request_bytes = config.max_request_bytes;
@@ -297,8 +316,10 @@ int RunServe(const ServerConfig& config) {
   query::ApiOptions api_options;
   api_options.now_nanos = NowNanos;
   api_options.metrics_text = [&] {
-    return MetricsText(ingester, **log, head, max_head_bytes, admission) +
-           StorageMetricsText(**blocks, *flusher);
+    std::string text = MetricsText(ingester, **log, head, max_head_bytes, admission) +
+                       StorageMetricsText(**blocks, *flusher);
+    if (analytics) text += analytics->MetricsText();
+    return text;
   };
   query::QueryApi query_api(&store, api_options);
   receive::OtlpHttpHandler otlp_http(&ingester, receiver_options);
@@ -355,6 +376,7 @@ int RunServe(const ServerConfig& config) {
     }
   }
   flusher->Start();
+  if (analytics) analytics->Start();
   query_api.SetReady(true);
 
   const int sig = WaitForSignal();
@@ -374,6 +396,7 @@ int RunServe(const ServerConfig& config) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   flusher->Stop();  // a block being written is finished first
+  if (analytics) analytics->Stop();
   int exit_code = 0;
   if (auto s = (*log)->Close(); !s.ok()) {
     spdlog::error("closing the write-ahead log: {}", StdView(s.message()));

@@ -43,11 +43,13 @@ void Ingester::Submit(model::SpanBatch batch, std::string_view raw_otlp,
   inflight.fetch_add(1, std::memory_order_acq_rel);
   auto finish = [this, head = head_, shared, epoch, &inflight,
                  done = std::move(done)](absl::Status status) {
-    if (status.ok()) head->Append(shared, epoch);
+    const bool ok = status.ok();
+    if (ok) head->Append(shared, epoch);
     if (inflight.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       absl::MutexLock l(&drained_mu_);  // wakes a Cut waiting for the epoch to drain
     }
     done(std::move(status));
+    if (ok && stored_listener_) stored_listener_(*shared);
   };
   std::function<void(absl::Status)> logged = std::move(finish);
   if (run_after_log_) {

@@ -52,6 +52,12 @@ class Ingester {
         run_after_log_(std::move(run_after_log)),
         max_head_bytes_(max_head_bytes) {}
 
+  // Called with every batch once it is in the head and its client has been
+  // answered (analytics' PushSpans), on the thread that answered. Set before
+  // the first Submit; it must not block.
+  using StoredListener = std::function<void(const model::SpanBatch&)>;
+  void SetStoredListener(StoredListener listener) { stored_listener_ = std::move(listener); }
+
   // `raw_otlp`, if not empty, is the protobuf encoding of exactly this batch
   // and lives in memory the batch owns (its adopted request body, when no
   // span was rejected): it becomes the log record as-is, without a copy.
@@ -78,6 +84,7 @@ class Ingester {
   store::Head* const head_;
   const Executor run_after_log_;
   const uint64_t max_head_bytes_;
+  StoredListener stored_listener_;
   std::array<IngestCounters, static_cast<size_t>(Protocol::kCount)> counters_;
 
   // Submit holds cut_mu_ shared while it takes its epoch and hands the batch
