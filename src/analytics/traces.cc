@@ -102,6 +102,8 @@ void TraceAnalytics::Push(const model::SpanBatch& b, const std::vector<double>& 
   absl::MutexLock lock(&mu_);
   const model::TraceId* last_id = nullptr;
   Pending* last = nullptr;
+  // Service ids by resource: one interning per resource, not per span.
+  std::vector<uint32_t> service_of(b.resources.size(), UINT32_MAX);
   for (uint32_t row = 0; row < b.size(); ++row) {
     if (!(weights[row] > 0)) continue;
     if (last_id == nullptr || *last_id != b.trace_id[row]) {
@@ -116,7 +118,9 @@ void TraceAnalytics::Push(const model::SpanBatch& b, const std::vector<double>& 
     s.parent = b.parent_span_id[row];
     s.start = b.start_unix_nano[row];
     s.end = std::max(b.end_unix_nano[row], b.start_unix_nano[row]);
-    s.service = Intern(store::ServiceOf(b, row));
+    uint32_t& service = service_of[b.scopes[b.scope[row]].resource];
+    if (service == UINT32_MAX) service = Intern(store::ServiceOf(b, row));
+    s.service = service;
     s.kind = b.kind[row];
     s.error = b.status_code[row] == model::StatusCode::kError;
     s.weight = static_cast<float>(weights[row]);
