@@ -179,6 +179,24 @@ std::string MetricsText(const receive::Ingester& ingester, const wal::Wal& log,
   absl::StrAppend(&out, "ariadne_wal_bytes_total ", ws.appended_bytes, "\n");
   family("ariadne_wal_fsyncs_total", "counter", "fsync calls made by the write-ahead log.");
   absl::StrAppend(&out, "ariadne_wal_fsyncs_total ", ws.fsyncs, "\n");
+  family("ariadne_wal_sync_duration_seconds", "histogram",
+         "How long the write-ahead log's fdatasync calls took (log sync latency).");
+  {
+    uint64_t cumulative = 0, count = 0;
+    for (uint64_t c : ws.sync_buckets) count += c;
+    for (size_t i = 0; i < ws.sync_buckets.size(); ++i) {
+      cumulative += ws.sync_buckets[i];
+      const std::string le =
+          i < wal::kSyncBucketsSeconds.size() ? absl::StrCat(wal::kSyncBucketsSeconds[i]) : "+Inf";
+      absl::StrAppend(&out, "ariadne_wal_sync_duration_seconds_bucket{le=\"", le, "\"} ",
+                      cumulative, "\n");
+    }
+    absl::StrAppend(&out, "ariadne_wal_sync_duration_seconds_sum ", ws.sync_seconds_sum, "\n");
+    absl::StrAppend(&out, "ariadne_wal_sync_duration_seconds_count ", count, "\n");
+  }
+  family("ariadne_wal_queued_bytes", "gauge",
+         "Bytes appended to the write-ahead log and not yet acknowledged (log queue).");
+  absl::StrAppend(&out, "ariadne_wal_queued_bytes ", ws.queued_bytes, "\n");
   const store::HeadStats hs = head.stats();
   family("ariadne_head_spans", "gauge", "Spans held in the head.");
   absl::StrAppend(&out, "ariadne_head_spans ", hs.spans, "\n");
@@ -186,6 +204,15 @@ std::string MetricsText(const receive::Ingester& ingester, const wal::Wal& log,
   absl::StrAppend(&out, "ariadne_head_traces ", hs.traces, "\n");
   family("ariadne_head_memory_bytes", "gauge", "Approximate bytes of memory the head holds.");
   absl::StrAppend(&out, "ariadne_head_memory_bytes ", hs.memory_bytes, "\n");
+  family("ariadne_head_oldest_batch_age_seconds", "gauge",
+         "Age of the oldest batch in the head: how far block flushing is behind.");
+  {
+    const auto oldest = head.OldestAppend();
+    const double age =
+        oldest ? std::chrono::duration<double>(std::chrono::steady_clock::now() - *oldest).count()
+               : 0.0;
+    absl::StrAppend(&out, "ariadne_head_oldest_batch_age_seconds ", age, "\n");
+  }
   family("ariadne_head_memory_limit_bytes", "gauge",
          "Head size at which ingest is refused (limits.max_head_bytes).");
   absl::StrAppend(&out, "ariadne_head_memory_limit_bytes ", max_head_bytes, "\n");

@@ -182,6 +182,8 @@ class WalImpl final : public Wal {
   std::atomic<uint64_t> appended_records_{0};
   std::atomic<uint64_t> appended_bytes_{0};
   std::atomic<uint64_t> fsyncs_{0};
+  std::array<std::atomic<uint64_t>, 12> sync_buckets_{};  // see Stats::sync_buckets
+  std::atomic<uint64_t> sync_nanos_sum_{0};
   std::atomic<uint64_t> queued_bytes_{0};
   std::atomic<uint64_t> written_bytes_{0};
   std::atomic<uint64_t> failed_records_{0};
@@ -462,6 +464,10 @@ Stats WalImpl::stats() const {
   s.written_bytes = written_bytes_.load(std::memory_order_relaxed);
   s.failed_records = failed_records_.load(std::memory_order_relaxed);
   s.segments_created = segments_created_.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < s.sync_buckets.size(); ++i) {
+    s.sync_buckets[i] = sync_buckets_[i].load(std::memory_order_relaxed);
+  }
+  s.sync_seconds_sum = static_cast<double>(sync_nanos_sum_.load(std::memory_order_relaxed)) / 1e9;
   return s;
 }
 
@@ -640,6 +646,11 @@ absl::Status WalImpl::SyncSegment() {
   last_sync_ = Clock::now();
   absl::Status s = file_->Sync();
   fsyncs_.fetch_add(1, std::memory_order_relaxed);
+  const double seconds = std::chrono::duration<double>(Clock::now() - last_sync_).count();
+  size_t bucket = 0;
+  while (bucket < kSyncBucketsSeconds.size() && seconds > kSyncBucketsSeconds[bucket]) ++bucket;
+  sync_buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
+  sync_nanos_sum_.fetch_add(static_cast<uint64_t>(seconds * 1e9), std::memory_order_relaxed);
   dirty_ = false;
   // After a failed fdatasync the kernel may have dropped the dirty pages:
   // what the file holds is unknown, so nothing more goes into it.

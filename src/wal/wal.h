@@ -25,6 +25,7 @@
 #pragma once
 
 #include <chrono>
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -83,7 +84,15 @@ struct Stats {
   uint64_t written_bytes = 0;     // bytes written to segments, headers included
   uint64_t failed_records = 0;    // accepted appends answered with an error
   uint64_t segments_created = 0;
+  // How long the fdatasync calls of the writer took: counts per bucket of
+  // kSyncBucketsSeconds (not cumulative; the last is +Inf), and their sum.
+  std::array<uint64_t, 12> sync_buckets{};
+  double sync_seconds_sum = 0;
 };
+
+// Upper bounds of Stats::sync_buckets (seconds).
+inline constexpr std::array<double, 11> kSyncBucketsSeconds = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};
 
 // The largest payload Append accepts (256 MiB); see docs/format/wal.md.
 [[nodiscard]] uint64_t MaxRecordBytes();
