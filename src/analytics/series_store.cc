@@ -71,8 +71,9 @@ bool SeriesStore::Set(std::string_view name, const Labels& labels, uint64_t time
 
 bool SeriesStore::Matches(const Ring& ring, const Labels& matchers) const {
   for (const auto& [k, v] : matchers) {
+    const std::string& name = k;  // (clang 14 cannot capture a structured binding)
     auto it = std::find_if(ring.labels.begin(), ring.labels.end(),
-                           [&](const auto& l) { return l.first == k; });
+                           [&name](const auto& l) { return l.first == name; });
     if (v.empty()) {
       if (it != ring.labels.end()) return false;
     } else if (it == ring.labels.end() || it->second != v) {

@@ -138,6 +138,10 @@ void AddServeOptions(CLI::App* serve, ServerConfig* c) {
   serve->add_option("--prometheus-url", c->prometheus_url,
                     "Read CPU and memory per service from this Prometheus (http://host:port)")
       ->envname("ARIADNE_PROMETHEUS_URL");
+  serve->add_option("--prometheus-interval", c->prometheus_interval,
+                    "How often to read them")
+      ->envname("ARIADNE_PROMETHEUS_INTERVAL")
+      ->capture_default_str();
   serve->add_option("--max-connections", c->max_connections, "Open connections per listener")
       ->envname("ARIADNE_MAX_CONNECTIONS")
       ->capture_default_str();

@@ -10,10 +10,12 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "analytics/analytics.h"
+#include "analytics/prom_client.h"
 #include "common/admission.h"
 #include "common/strings.h"
 #include "decode/decode.h"
@@ -224,6 +226,21 @@ std::string MetricsText(const receive::Ingester& ingester, const wal::Wal& log,
   return out;
 }
 
+std::string PrometheusPullMetricsText(const analytics::ResourcePullerStats& s) {
+  std::string out;
+  auto counter = [&](std::string_view name, std::string_view help, uint64_t v) {
+    absl::StrAppend(&out, "# HELP ", AbslView(name), " ", AbslView(help), "\n# TYPE ",
+                    AbslView(name), " counter\n", AbslView(name), " ", v, "\n");
+  };
+  counter("ariadne_prometheus_pulls_total", "Reads of resource series from analytics.prometheus.url.",
+          s.pulls);
+  counter("ariadne_prometheus_pull_failures_total", "Reads of resource series that failed.",
+          s.failures);
+  counter("ariadne_prometheus_samples_total", "Resource samples written into the series store.",
+          s.samples_written);
+  return out;
+}
+
 uint64_t PhysicalMemoryBytes() {
   const long pages = sysconf(_SC_PHYS_PAGES);
   const long page_size = sysconf(_SC_PAGE_SIZE);
@@ -336,6 +353,19 @@ int RunServe(const ServerConfig& config) {
     ingester.SetStoredListener(
         [a = analytics.get()](const model::SpanBatch& batch) { a->PushSpans(batch); });
   }
+  // CPU and memory per service from the user's Prometheus join the series.
+  std::optional<analytics::PromClient> prom_client;
+  std::unique_ptr<analytics::ResourcePuller> resource_puller;
+  if (analytics && !config.prometheus_url.empty()) {
+    auto client = analytics::PromClient::Create(config.prometheus_url, std::chrono::seconds(10));
+    if (!client.ok()) {
+      spdlog::error("analytics.prometheus.url: {}", StdView(client.status().message()));
+      return 2;
+    }
+    prom_client.emplace(*std::move(client));
+    resource_puller = std::make_unique<analytics::ResourcePuller>(
+        &*prom_client, analytics::DefaultResourceQueries(), &analytics->series(), NowNanos);
+  }
   receive::ReceiverOptions receiver_options;
   receiver_options.limits = config.limits;
   receiver_options.max_request_bytes = config.max_request_bytes;
@@ -346,8 +376,10 @@ int RunServe(const ServerConfig& config) {
     std::string text = MetricsText(ingester, **log, head, max_head_bytes, admission) +
                        StorageMetricsText(**blocks, *flusher);
     if (analytics) text += analytics->MetricsText();
+    if (resource_puller) text += PrometheusPullMetricsText(resource_puller->stats());
     return text;
   };
+  api_options.analytics = analytics.get();
   query::QueryApi query_api(&store, api_options);
   receive::OtlpHttpHandler otlp_http(&ingester, receiver_options);
   receive::ZipkinHandler zipkin(&ingester, receiver_options);
@@ -404,6 +436,10 @@ int RunServe(const ServerConfig& config) {
   }
   flusher->Start();
   if (analytics) analytics->Start();
+  if (resource_puller) {
+    resource_puller->Start(
+        std::chrono::milliseconds(*query::ParseDurationNanos(config.prometheus_interval) / 1000000));
+  }
   query_api.SetReady(true);
 
   const int sig = WaitForSignal();
@@ -423,6 +459,7 @@ int RunServe(const ServerConfig& config) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   flusher->Stop();  // a block being written is finished first
+  if (resource_puller) resource_puller->Stop();
   if (analytics) analytics->Stop();
   int exit_code = 0;
   if (auto s = (*log)->Close(); !s.ok()) {

@@ -5,13 +5,16 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <optional>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "analytics/critical_path.h"
 #include "common/strings.h"
 #include "encode/encode.h"
 #include "encode/jaeger_json.h"
+#include "query/metrics_api.h"
 #include "query/params.h"
 
 namespace ariadne::query {
@@ -181,6 +184,11 @@ HttpResponse QueryApi::Route(const HttpRequest& r) {
     return CriticalPath(path.substr(kV1Traces.size(),
                                     path.size() - kV1Traces.size() - kCriticalPath.size()));
   }
+  if (path == "/api/v1/series" || path.starts_with("/api/v1/series/")) {
+    return SeriesEndpoint(path.substr(std::string_view("/api/v1/series").size()), r);
+  }
+  constexpr std::string_view kMetrics = "/api/metrics/";
+  if (path.starts_with(kMetrics)) return MetricsEndpoint(path.substr(kMetrics.size()), r);
   constexpr std::string_view kApi = "/api/";
   if (path.substr(0, kApi.size()) == kApi) {
     std::string_view rest = path.substr(kApi.size());
@@ -420,6 +428,55 @@ HttpResponse QueryApi::CriticalPath(std::string_view hex) const {
   return Json(200, sb.GetString());
 }
 
+namespace {
+
+constexpr std::string_view kAnalyticsDisabled =
+    "analytics is disabled (see analytics.enabled), so there are no series to query";
+
+}  // namespace
+
+// /api/v1/series, /api/v1/series/names, /api/v1/series/labels (`rest` is
+// what follows /api/v1/series).
+HttpResponse QueryApi::SeriesEndpoint(std::string_view rest, const HttpRequest& r) const {
+  if (rest != "" && rest != "/names" && rest != "/labels") {
+    return JaegerError(404, absl::StrCat("no such endpoint /api/v1/series", AbslView(rest),
+                                         " (see /api/v1/series, /api/v1/series/names, "
+                                         "/api/v1/series/labels)"));
+  }
+  if (options_.analytics == nullptr) return JaegerError(503, kAnalyticsDisabled);
+  if (rest == "/names") return Json(200, SeriesNamesJson(*options_.analytics));
+  absl::StatusOr<std::string> body =
+      rest == "/labels"
+          ? SeriesLabelValuesJson(*options_.analytics, r)
+          : SeriesJson(*options_.analytics, r, options_.now_nanos ? options_.now_nanos() : 0);
+  if (!body.ok()) return JaegerError(400, StdView(body.status().message()));
+  return Json(200, *std::move(body));
+}
+
+// Jaeger's Service Performance Monitoring API: /api/metrics/{latencies,
+// calls, errors, minstep}.
+HttpResponse QueryApi::MetricsEndpoint(std::string_view which, const HttpRequest& r) const {
+  std::optional<JaegerMetric> metric;
+  if (which == "latencies") metric = JaegerMetric::kLatencies;
+  if (which == "calls") metric = JaegerMetric::kCalls;
+  if (which == "errors") metric = JaegerMetric::kErrors;
+  if (!metric && which != "minstep") {
+    return JaegerError(404, absl::StrCat("no such endpoint /api/metrics/", AbslView(which),
+                                         " (see latencies, calls, errors, minstep)"));
+  }
+  // 501 is what Jaeger answers without a metrics store; its UI then shows
+  // the Monitor tab's "not configured" page instead of an error.
+  if (options_.analytics == nullptr) return JaegerError(501, kAnalyticsDisabled);
+  if (!metric) {  // minstep: the store's step in milliseconds
+    const uint64_t step_ms = options_.analytics->series().step_nanos() / 1000000;
+    return JaegerEnvelope(0, [&](JsonWriter& w) { w.Uint64(step_ms); });
+  }
+  auto body = JaegerMetricsJson(*options_.analytics, *metric, r,
+                                options_.now_nanos ? options_.now_nanos() : 0);
+  if (!body.ok()) return JaegerError(400, StdView(body.status().message()));
+  return Json(200, *std::move(body));
+}
+
 HttpResponse QueryApi::Dependencies(const HttpRequest& r) const {
   uint64_t end_ms = options_.now_nanos ? options_.now_nanos() / 1000000 : 0;
   uint64_t lookback_ms = 24 * 3600 * 1000ull;  // Jaeger UI's default
@@ -433,8 +490,39 @@ HttpResponse QueryApi::Dependencies(const HttpRequest& r) const {
     if (!n.ok()) return JaegerError(400, absl::StrCat("lookback: ", n.status().message()));
     lookback_ms = *n;
   }
+  constexpr uint64_t kMaxMs = std::numeric_limits<uint64_t>::max() / 1000000 - 1;
+  end_ms = std::min(end_ms, kMaxMs);
   const uint64_t start_ms = end_ms > lookback_ms ? end_ms - lookback_ms : 0;
-  auto deps = head_->Dependencies(start_ms * 1000000, end_ms * 1000000);
+  const uint64_t start = start_ms * 1000000, end = end_ms * 1000000;  // [start, end]
+  std::vector<store::Dependency> deps;
+  if (options_.analytics == nullptr) {
+    deps = head_->Dependencies(start, end);
+  } else {
+    // The service graph where its series reach (from the first whole step
+    // after they begin; nowhere before analytics' first span), the stored
+    // spans before that; equal edges add up.
+    const uint64_t step = options_.analytics->series().step_nanos();
+    const uint64_t series_start = options_.analytics->SeriesStartNanos();
+    const uint64_t split = series_start % step == 0 || series_start > UINT64_MAX - step
+                               ? series_start
+                               : (series_start / step + 1) * step;
+    if (start < split) deps = head_->Dependencies(start, std::min(end, split - 1));
+    if (end >= split) {
+      for (auto& g : options_.analytics->Dependencies(std::max(start, split), end + 1)) {
+        auto same = std::find_if(deps.begin(), deps.end(), [&](const store::Dependency& d) {
+          return d.parent == g.parent && d.child == g.child;
+        });
+        if (same != deps.end()) {
+          same->call_count += g.call_count;
+        } else {
+          deps.push_back(std::move(g));
+        }
+      }
+    }
+    std::sort(deps.begin(), deps.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.parent, a.child) < std::tie(b.parent, b.child);
+    });
+  }
   return JaegerEnvelope(deps.size(), [&](JsonWriter& w) {
     w.StartArray();
     for (const auto& d : deps) {

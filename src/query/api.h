@@ -1,6 +1,8 @@
 // The query API on :16686: Jaeger's HTTP API (/api/...) in Jaeger's JSON
-// model, Jaeger's stable v3 HTTP API (/api/v3/...) in OTLP/JSON, and the
-// operational endpoints /healthz, /readyz and /metrics.
+// model, Jaeger's stable v3 HTTP API (/api/v3/...) in OTLP/JSON, the
+// analytics series (/api/v1/series..., and Jaeger's SPM /api/metrics/...,
+// see metrics_api.h), and the operational endpoints /healthz, /readyz and
+// /metrics.
 //
 // Threading: as HttpHandler; reads the store (head and blocks) concurrently with ingest.
 #pragma once
@@ -13,6 +15,10 @@
 #include "serve/http_server.h"
 #include "store/backend.h"
 
+namespace ariadne::analytics {
+class Analytics;
+}
+
 namespace ariadne::query {
 
 struct ApiOptions {
@@ -22,6 +28,11 @@ struct ApiOptions {
   std::function<std::string()> metrics_text;
   size_t default_limit = 20;
   size_t max_limit = 10000;
+  // The series analytics derives (/api/v1/series, /api/metrics/*) and the
+  // service graph (/api/dependencies). Null: analytics is disabled; the
+  // series endpoints answer 503 (/api/metrics/* 501, as Jaeger does without
+  // a metrics store) and /api/dependencies reads the spans only.
+  const analytics::Analytics* analytics = nullptr;
 };
 
 class QueryApi : public serve::HttpHandler {
@@ -44,6 +55,9 @@ class QueryApi : public serve::HttpHandler {
   serve::HttpResponse Trace(std::string_view id) const;
   serve::HttpResponse Dependencies(const serve::HttpRequest& request) const;
   serve::HttpResponse CriticalPath(std::string_view id) const;
+  serve::HttpResponse SeriesEndpoint(std::string_view path, const serve::HttpRequest& request) const;
+  serve::HttpResponse MetricsEndpoint(std::string_view which,
+                                      const serve::HttpRequest& request) const;
   serve::HttpResponse V3Services() const;
   serve::HttpResponse V3Operations(const serve::HttpRequest& request) const;
   serve::HttpResponse V3Traces(const serve::HttpRequest& request) const;
