@@ -87,7 +87,12 @@ void Analytics::Tick(bool all) {
   trace_written_before_ = std::max(trace_written_before_, trace_steps);
   span_metrics_.Finish(span_steps);
   traces_.Finish(trace_steps);
-  series_.DropStale();
+  // Series can only go stale when a new step begins.
+  const int64_t step = static_cast<int64_t>(now / step_nanos);
+  if (step != last_drop_step_) {
+    last_drop_step_ = step;
+    series_.DropStale();
+  }
 }
 
 void Analytics::Start(std::chrono::milliseconds interval) {

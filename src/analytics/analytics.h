@@ -107,6 +107,7 @@ class Analytics {
   std::mutex tick_mu_;  // one Tick at a time
   // Trace-derived steps before this are written (guarded by tick_mu_).
   int64_t trace_written_before_ = std::numeric_limits<int64_t>::min();
+  int64_t last_drop_step_ = -1;  // guarded by tick_mu_
   std::mutex thread_mu_;
   std::condition_variable thread_cv_;
   bool stopping_ = false;

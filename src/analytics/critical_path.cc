@@ -15,51 +15,77 @@ struct Fitted {
   uint64_t end;
 };
 
-std::vector<std::vector<Fitted>> FitChildren(std::span<const PathSpan> spans) {
-  std::vector<std::vector<Fitted>> children(spans.size());
-  for (uint32_t i = 0; i < spans.size(); ++i) {
+// Every span's fitted children, grouped by parent (children of span i are
+// fitted[offset[i], offset[i + 1])): two flat arrays, not a vector per span.
+struct Children {
+  std::vector<uint32_t> offset;
+  std::vector<Fitted> fitted;
+  std::span<const Fitted> of(uint32_t i) const {
+    return {fitted.data() + offset[i], fitted.data() + offset[i + 1]};
+  }
+};
+
+Children FitChildren(std::span<const PathSpan> spans) {
+  Children c;
+  const size_t n = spans.size();
+  c.offset.assign(n + 1, 0);
+  auto fit = [&](uint32_t i, Fitted* out) {
     const int32_t p = spans[i].parent;
-    if (p < 0 || static_cast<size_t>(p) >= spans.size() || static_cast<uint32_t>(p) == i) continue;
+    if (p < 0 || static_cast<size_t>(p) >= n || static_cast<uint32_t>(p) == i) return false;
     const PathSpan& parent = spans[p];
     const uint64_t start = std::max(spans[i].start, parent.start);
     const uint64_t end = std::min(std::max(spans[i].end, spans[i].start), parent.end);
-    if (start >= end) continue;  // entirely outside its parent (or empty)
-    children[p].push_back({i, start, end});
+    if (start >= end) return false;  // entirely outside its parent (or empty)
+    *out = {i, start, end};
+    return true;
+  };
+  Fitted f;
+  for (uint32_t i = 0; i < n; ++i) {
+    if (fit(i, &f)) ++c.offset[static_cast<size_t>(spans[i].parent) + 1];
   }
-  return children;
+  for (size_t i = 0; i < n; ++i) c.offset[i + 1] += c.offset[i];
+  c.fitted.resize(c.offset[n]);
+  std::vector<uint32_t> next(c.offset.begin(), c.offset.end() - 1);
+  for (uint32_t i = 0; i < n; ++i) {
+    if (fit(i, &f)) c.fitted[next[static_cast<size_t>(spans[i].parent)]++] = f;
+  }
+  return c;
 }
 
-void Walk(const std::vector<std::vector<Fitted>>& children, uint32_t span, uint64_t start,
-          uint64_t end, int depth, std::vector<PathSegment>* out) {
+// Appends the segments of `span` within [start, end) to `out`, LATEST FIRST.
+// `scratch` is a stack of children being walked (indices, since deeper calls
+// grow it).
+void Walk(const Children& children, uint32_t span, uint64_t start, uint64_t end, int depth,
+          std::vector<Fitted>* scratch, std::vector<PathSegment>* out) {
   // Children by end, latest first; walk back from `end`.
-  std::vector<Fitted> kids;
-  for (const Fitted& c : children[span]) {
+  const size_t base = scratch->size();
+  for (const Fitted& c : children.of(span)) {
     const uint64_t s = std::max(c.start, start);
     const uint64_t e = std::min(c.end, end);
-    if (s < e) kids.push_back({c.span, s, e});
+    if (s < e) scratch->push_back({c.span, s, e});
   }
-  std::sort(kids.begin(), kids.end(), [](const Fitted& a, const Fitted& b) {
-    return a.end != b.end ? a.end > b.end : a.span < b.span;
-  });
-  std::vector<PathSegment> rev;  // this span's segments, latest first
+  std::sort(scratch->begin() + static_cast<ptrdiff_t>(base), scratch->end(),
+            [](const Fitted& a, const Fitted& b) {
+              return a.end != b.end ? a.end > b.end : a.span < b.span;
+            });
+  const size_t count = scratch->size() - base;
   uint64_t cursor = end;
-  for (const Fitted& c : kids) {
+  for (size_t k = 0; k < count; ++k) {
+    const Fitted c = (*scratch)[base + k];
     if (cursor <= start) break;
     if (c.end > cursor) continue;  // overlaps what is already on the path
-    if (c.end < cursor) rev.push_back({span, c.end, cursor});  // the parent's own time
+    if (c.end < cursor) out->push_back({span, c.end, cursor});  // the parent's own time
     // The child's part of the path, recursively (bounded depth: a parent
     // cycle cannot recurse forever).
-    std::vector<PathSegment> inner;
     if (depth < 10000) {
-      Walk(children, c.span, c.start, c.end, depth + 1, &inner);
+      Walk(children, c.span, c.start, c.end, depth + 1, scratch, out);
     } else {
-      inner.push_back({c.span, c.start, c.end});
+      out->push_back({c.span, c.start, c.end});
     }
-    for (auto it = inner.rbegin(); it != inner.rend(); ++it) rev.push_back(*it);
     cursor = c.start;
   }
-  if (cursor > start) rev.push_back({span, start, cursor});
-  for (auto it = rev.rbegin(); it != rev.rend(); ++it) out->push_back(*it);
+  if (cursor > start) out->push_back({span, start, cursor});
+  scratch->resize(base);
 }
 
 }  // namespace
@@ -67,29 +93,33 @@ void Walk(const std::vector<std::vector<Fitted>>& children, uint32_t span, uint6
 std::vector<PathSegment> CriticalPath(std::span<const PathSpan> spans, uint32_t root) {
   std::vector<PathSegment> out;
   if (root >= spans.size()) return out;
-  const auto children = FitChildren(spans);
   const PathSpan& r = spans[root];
   if (r.end <= r.start) return out;
-  Walk(children, root, r.start, r.end, 0, &out);
+  const Children children = FitChildren(spans);
+  std::vector<Fitted> scratch;
+  Walk(children, root, r.start, r.end, 0, &scratch, &out);
+  std::reverse(out.begin(), out.end());
   // Merge adjacent segments of the same span.
-  std::vector<PathSegment> merged;
-  for (const PathSegment& s : out) {
-    if (!merged.empty() && merged.back().span == s.span && merged.back().end == s.start) {
-      merged.back().end = s.end;
+  size_t kept = 0;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (kept > 0 && out[kept - 1].span == out[i].span && out[kept - 1].end == out[i].start) {
+      out[kept - 1].end = out[i].end;
     } else {
-      merged.push_back(s);
+      out[kept++] = out[i];
     }
   }
-  return merged;
+  out.resize(kept);
+  return out;
 }
 
 std::vector<uint64_t> SelfTimes(std::span<const PathSpan> spans) {
-  const auto children = FitChildren(spans);
+  const Children children = FitChildren(spans);
   std::vector<uint64_t> self(spans.size(), 0);
+  std::vector<std::pair<uint64_t, uint64_t>> iv;
   for (uint32_t i = 0; i < spans.size(); ++i) {
     const uint64_t duration = spans[i].end > spans[i].start ? spans[i].end - spans[i].start : 0;
-    std::vector<std::pair<uint64_t, uint64_t>> iv;
-    for (const Fitted& c : children[i]) iv.emplace_back(c.start, c.end);
+    iv.clear();
+    for (const Fitted& c : children.of(i)) iv.emplace_back(c.start, c.end);
     std::sort(iv.begin(), iv.end());
     uint64_t covered = 0, cur_s = 0, cur_e = 0;
     bool open = false;

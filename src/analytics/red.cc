@@ -15,14 +15,18 @@ constexpr double kMinSeconds = 1e-6;
 
 }  // namespace
 
-void QuantileSketch::Add(double seconds, double weight) {
+int32_t QuantileSketch::Index(double seconds) {
+  if (!(seconds >= kMinSeconds)) return kZero;  // also NaN
+  return static_cast<int32_t>(std::ceil(std::log(seconds) / kLogGamma));
+}
+
+void QuantileSketch::AddIndex(int32_t index, double weight) {
   if (!(weight > 0)) return;
   total_ += weight;
-  if (!(seconds >= kMinSeconds)) {  // also NaN
+  if (index == kZero) {
     zero_ += weight;
     return;
   }
-  const int32_t index = static_cast<int32_t>(std::ceil(std::log(seconds) / kLogGamma));
   if (counts_.empty()) {
     offset_ = index;
     counts_.push_back(0);
@@ -51,7 +55,8 @@ double QuantileSketch::Quantile(double q) const {
   return counts_.empty() ? 0 : 2 * std::pow(kGamma, offset_ + counts_.size() - 1) / (1 + kGamma);
 }
 
-void RedAccumulator::Add(int64_t step, double seconds, bool error, double weight) {
+void RedAccumulator::Add(int64_t step, double seconds, int32_t index, bool error,
+                         double weight) {
   RedStep* s = nullptr;
   for (RedStep& open : open_) {
     if (open.step == step) {
@@ -66,7 +71,7 @@ void RedAccumulator::Add(int64_t step, double seconds, bool error, double weight
   s->calls += weight;
   if (error) s->errors += weight;
   s->seconds_sum += seconds * weight;
-  s->latency.Add(seconds, weight);
+  s->latency.AddIndex(index, weight);
 }
 
 void WriteRedStep(const RedStep& red, SeriesStore* store, std::string_view prefix,

@@ -19,7 +19,12 @@ namespace ariadne::analytics {
 // values, not their number. Values are seconds; below 1 µs counts as 0.
 class QuantileSketch {
  public:
-  void Add(double seconds, double weight);
+  void Add(double seconds, double weight) { AddIndex(Index(seconds), weight); }
+  // The bucket of a value (kZero below 1 µs), to add one value to several
+  // sketches for the price of one logarithm.
+  static constexpr int32_t kZero = INT32_MIN;
+  static int32_t Index(double seconds);
+  void AddIndex(int32_t index, double weight);
   // The q-quantile (0 <= q <= 1) within about 1%; NaN if empty.
   double Quantile(double q) const;
   double count() const { return total_; }
@@ -52,7 +57,11 @@ struct RedStep {
 // under the key's labels.
 class RedAccumulator {
  public:
-  void Add(int64_t step, double seconds, bool error, double weight);
+  void Add(int64_t step, double seconds, bool error, double weight) {
+    Add(step, seconds, QuantileSketch::Index(seconds), error, weight);
+  }
+  // With the value's QuantileSketch::Index already known.
+  void Add(int64_t step, double seconds, int32_t index, bool error, double weight);
   // Writes and forgets every open step < `before_step`.
   void Finish(int64_t before_step, SeriesStore* store, std::string_view prefix,
               const Labels& labels);

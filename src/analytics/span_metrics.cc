@@ -1,7 +1,9 @@
 #include "analytics/span_metrics.h"
 
 #include <algorithm>
+#include <tuple>
 
+#include "absl/hash/hash.h"
 #include "common/strings.h"
 #include "model/value_format.h"
 #include "store/query.h"
@@ -69,45 +71,73 @@ SpanMetrics::SeriesAcc* SpanMetrics::Acc(std::string key, Labels labels) {
   return it->second.get();
 }
 
-SpanMetrics::Entry* SpanMetrics::Lookup(const model::SpanBatch& b, uint32_t row) {
-  const std::string_view service = store::ServiceOf(b, row);
-  const std::string_view kind = model::SpanKindName(b.kind[row]);
-  const std::string_view status = model::StatusCodeName(b.status_code[row]);
-  key_.assign(service).push_back('\x1f');
-  key_.append(b.name[row]).push_back('\x1f');
-  key_.push_back(static_cast<char>('0' + static_cast<int>(b.kind[row])));
-  key_.push_back(static_cast<char>('0' + static_cast<int>(b.status_code[row])));
-  std::vector<std::string> dims;
-  if (!options_.dimensions.empty()) {
-    for (const std::string& d : options_.dimensions) {
-      dims.push_back(AttributeValue(b, row, d));
-      key_.push_back('\x1f');
-      key_.append(dims.back());
+size_t SpanMetrics::KeyHash::operator()(const KeyView& k) const {
+  size_t h = absl::Hash<std::tuple<absl::string_view, absl::string_view, uint8_t, uint8_t>>{}(
+      std::make_tuple(AbslView(k.service), AbslView(k.name), k.kind, k.status));
+  if (k.dims != nullptr) {
+    for (const std::string& d : *k.dims) {
+      h = absl::Hash<std::pair<size_t, absl::string_view>>{}(std::make_pair(h, AbslView(d)));
     }
   }
-  auto it = entries_.find(AbslView(key_));
+  return h;
+}
+
+size_t SpanMetrics::KeyHash::operator()(const Key& k) const {
+  return (*this)(KeyView{k.service, k.name, k.kind, k.status, k.dims.empty() ? nullptr : &k.dims});
+}
+
+bool SpanMetrics::KeyEq::Equal(const Key& a, const KeyView& b) {
+  if (a.kind != b.kind || a.status != b.status || a.name != b.name || a.service != b.service) {
+    return false;
+  }
+  if (b.dims == nullptr) return a.dims.empty();
+  return a.dims == *b.dims;
+}
+
+bool SpanMetrics::KeyEq::operator()(const Key& a, const Key& b) const {
+  return a.kind == b.kind && a.status == b.status && a.name == b.name && a.service == b.service &&
+         a.dims == b.dims;
+}
+
+SpanMetrics::Entry* SpanMetrics::Lookup(const model::SpanBatch& b, uint32_t row) {
+  KeyView view;
+  view.service = store::ServiceOf(b, row);
+  view.name = b.name[row];
+  view.kind = static_cast<uint8_t>(b.kind[row]);
+  view.status = static_cast<uint8_t>(b.status_code[row]);
+  if (!options_.dimensions.empty()) {
+    dims_.clear();
+    for (const std::string& d : options_.dimensions) dims_.push_back(AttributeValue(b, row, d));
+    view.dims = &dims_;
+  }
+  auto it = entries_.find(view);
   if (it != entries_.end()) return it->second.get();
   if (entries_.size() >= options_.max_series) return nullptr;
+  const std::string_view kind = model::SpanKindName(b.kind[row]);
+  const std::string_view status = model::StatusCodeName(b.status_code[row]);
+  const std::string service(view.service);
   auto e = std::make_unique<Entry>();
-  e->labels = {{"service", std::string(service)},
-               {"span_name", std::string(b.name[row])},
+  e->labels = {{"service", service},
+               {"span_name", std::string(view.name)},
                {"span_kind", std::string(kind)},
                {"status_code", std::string(status)}};
-  for (size_t i = 0; i < dims.size(); ++i) {
-    if (!dims[i].empty()) e->labels.emplace_back(dimension_labels_[i], dims[i]);
+  for (size_t i = 0; i < dims_.size() && view.dims != nullptr; ++i) {
+    if (!dims_[i].empty()) e->labels.emplace_back(dimension_labels_[i], dims_[i]);
   }
   SortLabels(&e->labels);
   e->buckets.assign(options_.buckets_seconds.size() + 1, 0);
   if (options_.collector_names) {
     e->collector_buckets.assign(options_.collector_buckets_ms.size() + 1, 0);
   }
-  std::string service_key = std::string(service) + '\x1f' + std::string(kind);
-  e->service = Acc(service_key, {{"service", std::string(service)}, {"span_kind", std::string(kind)}});
-  e->operation = Acc(service_key + '\x1f' + std::string(b.name[row]),
-                     {{"service", std::string(service)},
+  std::string service_key = service + '\x1f' + std::string(kind);
+  e->service = Acc(service_key, {{"service", service}, {"span_kind", std::string(kind)}});
+  e->operation = Acc(service_key + '\x1f' + std::string(view.name),
+                     {{"service", service},
                       {"span_kind", std::string(kind)},
-                      {"operation", std::string(b.name[row])}});
-  return entries_.emplace(key_, std::move(e)).first->second.get();
+                      {"operation", std::string(view.name)}});
+  Key key{service, std::string(view.name), view.kind, view.status,
+          view.dims != nullptr ? dims_ : std::vector<std::string>{}};
+  return entries_.emplace(std::move(key), std::move(e)).first->second.get();
 }
 
 void SpanMetrics::Push(const model::SpanBatch& b, const std::vector<double>& weights,
@@ -130,8 +160,9 @@ void SpanMetrics::Push(const model::SpanBatch& b, const std::vector<double>& wei
     }
     if (steps[row] >= 0 && e->service != nullptr) {
       const bool error = b.status_code[row] == model::StatusCode::kError;
-      e->service->red.Add(steps[row], seconds, error, w);
-      e->operation->red.Add(steps[row], seconds, error, w);
+      const int32_t index = QuantileSketch::Index(seconds);
+      e->service->red.Add(steps[row], seconds, index, error, w);
+      e->operation->red.Add(steps[row], seconds, index, error, w);
     }
   }
 }
@@ -188,7 +219,7 @@ SpanMetricsStats SpanMetrics::stats() const {
   s.overflow_spans = overflow_spans_;
   size_t bytes = 0;
   for (const auto& [key, e] : entries_) {
-    bytes += key.capacity() + sizeof(Entry) + (e->buckets.capacity() + e->collector_buckets.capacity()) * sizeof(double);
+    bytes += sizeof(Key) + key.service.capacity() + key.name.capacity() + sizeof(Entry) + (e->buckets.capacity() + e->collector_buckets.capacity()) * sizeof(double);
     for (const auto& [k, v] : e->labels) bytes += 2 * sizeof(std::string) + k.capacity() + v.capacity();
   }
   for (const auto& [key, acc] : accs_) bytes += key.capacity() + sizeof(SeriesAcc) + acc->red.MemoryBytes();

@@ -81,6 +81,33 @@ class SpanMetrics {
     SeriesAcc* service = nullptr;    // {service, span_kind}
     SeriesAcc* operation = nullptr;  // {service, span_kind, operation}
   };
+  // An entry's identity; looked up by KeyView without building strings.
+  struct Key {
+    std::string service;
+    std::string name;
+    uint8_t kind = 0;
+    uint8_t status = 0;
+    std::vector<std::string> dims;
+  };
+  struct KeyView {
+    std::string_view service;
+    std::string_view name;
+    uint8_t kind = 0;
+    uint8_t status = 0;
+    const std::vector<std::string>* dims = nullptr;  // null: no dimensions
+  };
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(const KeyView& k) const;
+    size_t operator()(const Key& k) const;
+  };
+  struct KeyEq {
+    using is_transparent = void;
+    static bool Equal(const Key& a, const KeyView& b);
+    bool operator()(const Key& a, const Key& b) const;
+    bool operator()(const Key& a, const KeyView& b) const { return Equal(a, b); }
+    bool operator()(const KeyView& a, const Key& b) const { return Equal(b, a); }
+  };
   Entry* Lookup(const model::SpanBatch& batch, uint32_t row) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   SeriesAcc* Acc(std::string key, Labels labels) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -88,8 +115,8 @@ class SpanMetrics {
   SeriesStore* const store_;
   std::vector<std::string> dimension_labels_;
   mutable absl::Mutex mu_;
-  std::string key_ ABSL_GUARDED_BY(mu_);  // scratch
-  absl::flat_hash_map<std::string, std::unique_ptr<Entry>> entries_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> dims_ ABSL_GUARDED_BY(mu_);  // scratch
+  absl::flat_hash_map<Key, std::unique_ptr<Entry>, KeyHash, KeyEq> entries_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::unique_ptr<SeriesAcc>> accs_ ABSL_GUARDED_BY(mu_);
   Entry overflow_ ABSL_GUARDED_BY(mu_);
   uint64_t overflow_spans_ ABSL_GUARDED_BY(mu_) = 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "analytics/critical_path.h"
@@ -106,7 +107,7 @@ void TraceAnalytics::Push(const model::SpanBatch& b, const std::vector<double>& 
   std::vector<uint32_t> service_of(b.resources.size(), UINT32_MAX);
   for (uint32_t row = 0; row < b.size(); ++row) {
     if (!(weights[row] > 0)) continue;
-    if (last_id == nullptr || *last_id != b.trace_id[row]) {
+    if (last_id == nullptr || std::memcmp(last_id->data(), b.trace_id[row].data(), 16) != 0) {
       last_id = &b.trace_id[row];
       last = &pending_[b.trace_id[row]];
       if (last->last != now || last->spans.empty()) order_.emplace_back(b.trace_id[row], now);
@@ -114,8 +115,8 @@ void TraceAnalytics::Push(const model::SpanBatch& b, const std::vector<double>& 
     }
     Span& s = last->spans.emplace_back();
     last->min_end = std::min(last->min_end, b.end_unix_nano[row]);
-    s.id = b.span_id[row];
-    s.parent = b.parent_span_id[row];
+    std::memcpy(&s.id, b.span_id[row].data(), sizeof(s.id));
+    std::memcpy(&s.parent, b.parent_span_id[row].data(), sizeof(s.parent));
     s.start = b.start_unix_nano[row];
     s.end = std::max(b.end_unix_nano[row], b.start_unix_nano[row]);
     uint32_t& service = service_of[b.scopes[b.scope[row]].resource];
@@ -150,6 +151,13 @@ void TraceAnalytics::Complete(uint64_t now, int64_t first_open_step, bool all) {
   }
 }
 
+size_t TraceAnalytics::TraceIdHash::operator()(const model::TraceId& id) const {
+  uint64_t a, b;
+  std::memcpy(&a, id.data(), 8);
+  std::memcpy(&b, id.data() + 8, 8);
+  return absl::Hash<uint64_t>{}(a ^ (b * 0x9e3779b97f4a7c15ull));
+}
+
 int64_t TraceAnalytics::MinPendingStep() const {
   absl::MutexLock lock(&mu_);
   uint64_t min_end = UINT64_MAX;
@@ -161,10 +169,8 @@ int64_t TraceAnalytics::MinPendingStep() const {
 void TraceAnalytics::AddEdge(uint32_t client, uint32_t server, ConnectionType type,
                              double server_seconds, double client_seconds, bool failed,
                              double weight, int64_t step) {
-  std::string key = strings_[client];
-  key.push_back('\x1f');
-  key.append(strings_[server]).push_back('\x1f');
-  key.push_back(static_cast<char>('0' + static_cast<int>(type)));
+  const uint64_t key = static_cast<uint64_t>(client) << 34 | static_cast<uint64_t>(server) << 4 |
+                       static_cast<uint64_t>(type);
   auto it = edges_.find(key);
   if (it == edges_.end()) {
     if (edges_.size() >= options_.max_edges) {
@@ -177,7 +183,7 @@ void TraceAnalytics::AddEdge(uint32_t client, uint32_t server, ConnectionType ty
                  {"server", strings_[server]}};
     e->server_buckets.assign(options_.buckets_seconds.size() + 1, 0);
     e->client_buckets.assign(options_.buckets_seconds.size() + 1, 0);
-    it = edges_.emplace(std::move(key), std::move(e)).first;
+    it = edges_.emplace(key, std::move(e)).first;
   }
   Edge& e = *it->second;
   auto bucket = [&](double v) {
@@ -207,9 +213,9 @@ void TraceAnalytics::Analyze(std::vector<Span>& spans, int64_t first_open_step) 
   for (size_t i = 0; i < spans.size(); ++i) {
     path[i].start = spans[i].start;
     path[i].end = spans[i].end;
-    if (model::IsZero(spans[i].parent)) continue;
+    if (spans[i].parent == 0) continue;
     auto it = std::lower_bound(spans.begin(), spans.end(), spans[i].parent,
-                               [](const Span& s, const model::SpanId& id) { return s.id < id; });
+                               [](const Span& s, uint64_t id) { return s.id < id; });
     if (it != spans.end() && it->id == spans[i].parent) {
       path[i].parent = static_cast<int32_t>(it - spans.begin());
     }
@@ -257,7 +263,7 @@ void TraceAnalytics::Analyze(std::vector<Span>& spans, int64_t first_open_step) 
         AddEdge(c.service, s.service, type, server_seconds, server_seconds, s.error, s.weight,
                 series_step);
       }
-    } else if (model::IsZero(s.parent)) {
+    } else if (s.parent == 0) {
       AddEdge(user, s.service, ConnectionType::kVirtual, server_seconds, server_seconds, s.error,
               s.weight, series_step);
     } else {
@@ -425,7 +431,7 @@ TraceStats TraceAnalytics::stats() const {
   size_t bytes = pending_.capacity() * (sizeof(model::TraceId) + sizeof(Pending)) +
                  order_.size() * sizeof(order_.front());
   for (const auto& [id, p] : pending_) bytes += p.spans.capacity() * sizeof(Span);
-  for (const auto& [k, e] : edges_) bytes += sizeof(Edge) + k.capacity() + e->red.MemoryBytes();
+  for (const auto& [k, e] : edges_) bytes += sizeof(k) + sizeof(Edge) + e->red.MemoryBytes();
   s.memory_bytes = bytes;
   return s;
 }

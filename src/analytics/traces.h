@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
 #include "absl/synchronization/mutex.h"
 #include "analytics/red.h"
 #include "analytics/series_store.h"
@@ -85,8 +86,8 @@ class TraceAnalytics {
 
   // One span as kept while its trace is pending (strings interned).
   struct Span {
-    model::SpanId id{};
-    model::SpanId parent{};
+    uint64_t id = 0;      // the span id's 8 bytes as one number
+    uint64_t parent = 0;  // 0: none
     uint64_t start = 0;
     uint64_t end = 0;
     uint32_t service = 0;  // interned
@@ -138,14 +139,19 @@ class TraceAnalytics {
   const TraceOptions options_;
   SeriesStore* const store_;
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<model::TraceId, Pending> pending_ ABSL_GUARDED_BY(mu_);
+  // Trace ids are random: half of one is as good a hash as all of it.
+  struct TraceIdHash {
+    size_t operator()(const model::TraceId& id) const;
+  };
+  absl::flat_hash_map<model::TraceId, Pending, TraceIdHash> pending_ ABSL_GUARDED_BY(mu_);
   // Traces in the order they were last pushed to: (trace, that push's time);
   // an entry is stale if the trace was pushed to again later.
   std::deque<std::pair<model::TraceId, uint64_t>> order_ ABSL_GUARDED_BY(mu_);
   size_t pending_spans_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::string> strings_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, uint32_t> string_ids_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, std::unique_ptr<Edge>> edges_ ABSL_GUARDED_BY(mu_);
+  // Keyed by client << 34 | server << 4 | connection type (interned ids < 2^30).
+  absl::flat_hash_map<uint64_t, std::unique_ptr<Edge>> edges_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint32_t, Service> services_ ABSL_GUARDED_BY(mu_);
   RedAccumulator trace_red_ ABSL_GUARDED_BY(mu_);
   std::vector<TraceStep> trace_steps_ ABSL_GUARDED_BY(mu_);
