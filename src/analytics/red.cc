@@ -39,6 +39,29 @@ void QuantileSketch::AddIndex(int32_t index, double weight) {
   counts_[static_cast<size_t>(index - offset_)] += static_cast<float>(weight);
 }
 
+void QuantileSketch::Merge(const QuantileSketch& other) {
+  total_ += other.total_;
+  zero_ += other.zero_;
+  if (other.counts_.empty()) return;
+  const int32_t lo = other.offset_;
+  const int32_t hi = other.offset_ + static_cast<int32_t>(other.counts_.size()) - 1;
+  if (counts_.empty()) {
+    offset_ = lo;
+    counts_.assign(other.counts_.begin(), other.counts_.end());
+    return;
+  }
+  if (lo < offset_) {
+    counts_.insert(counts_.begin(), static_cast<size_t>(offset_ - lo), 0.0f);
+    offset_ = lo;
+  }
+  if (hi >= offset_ + static_cast<int32_t>(counts_.size())) {
+    counts_.resize(static_cast<size_t>(hi - offset_ + 1), 0.0f);
+  }
+  for (size_t i = 0; i < other.counts_.size(); ++i) {
+    counts_[static_cast<size_t>(lo - offset_) + i] += other.counts_[i];
+  }
+}
+
 double QuantileSketch::Quantile(double q) const {
   if (!(total_ > 0)) return std::numeric_limits<double>::quiet_NaN();
   const double rank = std::clamp(q, 0.0, 1.0) * total_;
@@ -111,6 +134,23 @@ void RedAccumulator::Finish(int64_t before_step, SeriesStore* store, std::string
     ++done;
   }
   open_.erase(open_.begin(), open_.begin() + static_cast<ptrdiff_t>(done));
+}
+
+void RedAccumulator::MergeInto(int64_t before_step, std::vector<RedStep>* out) const {
+  for (const RedStep& s : open_) {
+    if (s.step >= before_step) continue;
+    auto it = std::find_if(out->begin(), out->end(),
+                           [&](const RedStep& o) { return o.step == s.step; });
+    if (it == out->end()) {
+      out->emplace_back();
+      it = out->end() - 1;
+      it->step = s.step;
+    }
+    it->calls += s.calls;
+    it->errors += s.errors;
+    it->seconds_sum += s.seconds_sum;
+    it->latency.Merge(s.latency);
+  }
 }
 
 size_t RedAccumulator::MemoryBytes() const {

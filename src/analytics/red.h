@@ -27,6 +27,8 @@ class QuantileSketch {
   void AddIndex(int32_t index, double weight);
   // The q-quantile (0 <= q <= 1) within about 1%; NaN if empty.
   double Quantile(double q) const;
+  // Adds every value of `other`.
+  void Merge(const QuantileSketch& other);
   double count() const { return total_; }
   size_t MemoryBytes() const { return counts_.capacity() * sizeof(float); }
 
@@ -65,6 +67,8 @@ class RedAccumulator {
   // Writes and forgets every open step < `before_step`.
   void Finish(int64_t before_step, SeriesStore* store, std::string_view prefix,
               const Labels& labels);
+  // Adds the open steps < before_step into `out` (one RedStep per step).
+  void MergeInto(int64_t before_step, std::vector<RedStep>* out) const;
   bool empty() const { return open_.empty(); }
   size_t MemoryBytes() const;
 

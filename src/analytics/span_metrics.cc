@@ -135,6 +135,10 @@ SpanMetrics::Entry* SpanMetrics::Lookup(const model::SpanBatch& b, uint32_t row)
                      {{"service", service},
                       {"span_kind", std::string(kind)},
                       {"operation", std::string(view.name)}});
+  if (!e->operation->linked) {
+    e->operation->linked = true;
+    e->service->parts.push_back(e->operation);
+  }
   Key key{service, std::string(view.name), view.kind, view.status,
           view.dims != nullptr ? dims_ : std::vector<std::string>{}};
   return entries_.emplace(std::move(key), std::move(e)).first->second.get();
@@ -161,7 +165,6 @@ void SpanMetrics::Push(const model::SpanBatch& b, const std::vector<double>& wei
     if (steps[row] >= 0 && e->service != nullptr) {
       const bool error = b.status_code[row] == model::StatusCode::kError;
       const int32_t index = QuantileSketch::Index(seconds);
-      e->service->red.Add(steps[row], seconds, index, error, w);
       e->operation->red.Add(steps[row], seconds, index, error, w);
     }
   }
@@ -169,6 +172,15 @@ void SpanMetrics::Push(const model::SpanBatch& b, const std::vector<double>& wei
 
 void SpanMetrics::Finish(int64_t before_step) {
   absl::MutexLock lock(&mu_);
+  std::vector<RedStep> merged;
+  for (auto& [key, acc] : accs_) {
+    if (acc->parts.empty()) continue;
+    merged.clear();
+    for (const SeriesAcc* part : acc->parts) part->red.MergeInto(before_step, &merged);
+    std::sort(merged.begin(), merged.end(),
+              [](const RedStep& a, const RedStep& b) { return a.step < b.step; });
+    for (const RedStep& step : merged) WriteRedStep(step, store_, "", acc->labels);
+  }
   for (auto& [key, acc] : accs_) {
     acc->red.Finish(before_step, store_, "", acc->labels);
   }

@@ -68,9 +68,14 @@ class SpanMetrics {
   SpanMetricsStats stats() const;
 
  private:
+  // Per-step RED of one series. Spans are added to the per-operation
+  // accumulators only; a service-level one merges its `parts` when a step
+  // is finished (one sketch update per span, not two).
   struct SeriesAcc {
     Labels labels;
     RedAccumulator red;
+    std::vector<SeriesAcc*> parts;  // service level: its operations
+    bool linked = false;            // operation level: in its service's parts
   };
   struct Entry {
     Labels labels;  // service, span_name, span_kind, status_code, dimensions (sorted)
