@@ -95,19 +95,48 @@ void Analytics::Tick(bool all) {
   }
 }
 
-void Analytics::Start(std::chrono::milliseconds interval) {
+void Analytics::Enqueue(std::shared_ptr<const model::SpanBatch> batch) {
+  {
+    std::lock_guard<std::mutex> lock(thread_mu_);
+    if (running_ && queue_.size() < max_queued_) {
+      queue_.push_back(std::move(batch));
+      if (queue_.size() == 1) thread_cv_.notify_one();
+      return;
+    }
+    if (running_) inline_batches_.fetch_add(1, std::memory_order_relaxed);
+  }
+  PushSpans(*batch);
+}
+
+void Analytics::Start(std::chrono::milliseconds interval, size_t max_queued_batches) {
   std::lock_guard<std::mutex> lock(thread_mu_);
   if (thread_.joinable()) return;
   stopping_ = false;
+  running_ = true;
+  max_queued_ = max_queued_batches;
   thread_ = std::thread([this, interval] {
+    auto next_tick = std::chrono::steady_clock::now() + interval;
     std::unique_lock<std::mutex> lock(thread_mu_);
-    while (!stopping_) {
-      thread_cv_.wait_for(lock, interval, [this] { return stopping_; });
-      if (stopping_) break;
-      lock.unlock();
-      Tick();
-      lock.lock();
+    for (;;) {
+      thread_cv_.wait_until(lock, next_tick, [this] { return stopping_ || !queue_.empty(); });
+      while (!queue_.empty()) {
+        std::shared_ptr<const model::SpanBatch> batch = std::move(queue_.front());
+        queue_.pop_front();
+        lock.unlock();
+        PushSpans(*batch);
+        batch.reset();
+        lock.lock();
+        if (std::chrono::steady_clock::now() >= next_tick) break;
+      }
+      if (stopping_ && queue_.empty()) break;
+      if (std::chrono::steady_clock::now() >= next_tick) {
+        lock.unlock();
+        Tick();
+        lock.lock();
+        next_tick = std::chrono::steady_clock::now() + interval;
+      }
     }
+    running_ = false;
   });
 }
 
@@ -149,6 +178,21 @@ std::string Analytics::MetricsText() const {
   const SpanMetricsStats sm = span_metrics_.stats();
   const TraceStats ts = traces_.stats();
   const SeriesStoreStats ss = series_.stats();
+  {
+    size_t queued;
+    {
+      std::lock_guard<std::mutex> lock(thread_mu_);
+      queued = queue_.size();
+    }
+    AppendFamily(&out, "ariadne_analytics_queued_batches", "gauge",
+                 "Stored batches waiting for analytics' thread.");
+    AppendSample(&out, "ariadne_analytics_queued_batches", {}, static_cast<double>(queued));
+    AppendFamily(&out, "ariadne_analytics_inline_batches_total", "counter",
+                 "Batches analysed on the ingest thread because analytics' queue was full "
+                 "(analytics is not keeping up and slows ingest down).");
+    AppendSample(&out, "ariadne_analytics_inline_batches_total", {},
+                 static_cast<double>(inline_batches_.load()));
+  }
   AppendFamily(&out, "ariadne_analytics_spans_total", "counter", "Spans fed to analytics.");
   AppendSample(&out, "ariadne_analytics_spans_total", {}, static_cast<double>(spans_.load()));
   AppendFamily(&out, "ariadne_analytics_late_spans_total", "counter",

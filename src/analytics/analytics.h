@@ -5,6 +5,8 @@
 //              └─ TraceAnalytics  (trace assembly → service graph, critical path)
 //   Tick (every second): completes idle traces, writes finished steps into
 //   the SeriesStore, drops stale series.
+// In the server, batches reach PushSpans through Enqueue: analytics' own
+// thread runs both, so the threads answering clients only queue a pointer.
 //
 // A step [k·step, (k+1)·step) of span-derived series is finished once the
 // event clock (red.h) passes its end plus `lateness`; trace-derived series
@@ -19,6 +21,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -65,12 +68,21 @@ class Analytics {
   // The PushSpans contract: called with every batch once it is stored; CPU
   // only, never blocks on I/O.
   void PushSpans(const model::SpanBatch& batch);
+  // PushSpans on analytics' own thread (once Start()ed), so the threads
+  // that answer clients only queue the batch. While `max_queued_batches`
+  // wait, the caller runs PushSpans itself: analytics never drops a batch,
+  // and when it cannot keep up it slows ingest down rather than growing a
+  // queue. Before Start() (and after Stop()) it runs PushSpans inline.
+  void Enqueue(std::shared_ptr<const model::SpanBatch> batch);
 
   // Completes idle traces and finishes due steps (Start() calls it every
   // `interval`). With `all`, completes every pending trace and finishes every
   // open step (tests, shutdown).
   void Tick(bool all = false);
-  void Start(std::chrono::milliseconds interval = std::chrono::milliseconds(1000));
+  // Starts analytics' thread: queued batches, and Tick every `interval`.
+  // Stop() processes what is queued, then joins it.
+  void Start(std::chrono::milliseconds interval = std::chrono::milliseconds(1000),
+             size_t max_queued_batches = 256);
   void Stop();
 
   SeriesStore& series() { return series_; }
@@ -108,10 +120,14 @@ class Analytics {
   // Trace-derived steps before this are written (guarded by tick_mu_).
   int64_t trace_written_before_ = std::numeric_limits<int64_t>::min();
   int64_t last_drop_step_ = -1;  // guarded by tick_mu_
-  std::mutex thread_mu_;
+  mutable std::mutex thread_mu_;
   std::condition_variable thread_cv_;
-  bool stopping_ = false;
+  bool running_ = false;   // guarded by thread_mu_
+  bool stopping_ = false;  // guarded by thread_mu_
+  size_t max_queued_ = 0;  // guarded by thread_mu_
+  std::deque<std::shared_ptr<const model::SpanBatch>> queue_;  // guarded by thread_mu_
   std::thread thread_;
+  std::atomic<uint64_t> inline_batches_{0};  // run by the caller: the queue was full
 };
 
 }  // namespace ariadne::analytics

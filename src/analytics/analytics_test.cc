@@ -387,5 +387,20 @@ TEST_F(AnalyticsTest, ASimulationOfThePastIsNotLate) {
                   0.1);
 }
 
+TEST_F(AnalyticsTest, QueuedBatchesAreAllAnalysed) {
+  Analytics a(Options(), clock_.fn());
+  a.Start(std::chrono::milliseconds(5), /*max_queued_batches=*/2);
+  for (uint8_t t = 1; t <= 50; ++t) {
+    BatchBuilder b;
+    AddShopTrace(&b, t);
+    a.Enqueue(std::make_shared<const model::SpanBatch>(std::move(b.batch())));
+  }
+  a.Stop();  // processes what is queued
+  a.Tick(/*all=*/true);
+  EXPECT_EQ(a.stats().spans, 200u);
+  EXPECT_EQ(a.trace_stats().completed_traces, 50u);
+  EXPECT_THAT(a.MetricsText(), HasSubstr(R"(traces_service_graph_request_total{client="frontend",connection_type="",server="cart"} 50)"));
+}
+
 }  // namespace
 }  // namespace ariadne::analytics

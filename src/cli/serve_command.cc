@@ -351,7 +351,9 @@ int RunServe(const ServerConfig& config) {
     o.span_metrics.max_series = config.span_metrics_max_series;
     analytics = std::make_unique<analytics::Analytics>(o, NowNanos);
     ingester.SetStoredListener(
-        [a = analytics.get()](const model::SpanBatch& batch) { a->PushSpans(batch); });
+        [a = analytics.get()](const std::shared_ptr<const model::SpanBatch>& batch) {
+          a->Enqueue(batch);
+        });
   }
   // CPU and memory per service from the user's Prometheus join the series.
   std::optional<analytics::PromClient> prom_client;

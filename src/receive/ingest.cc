@@ -49,7 +49,7 @@ void Ingester::Submit(model::SpanBatch batch, std::string_view raw_otlp,
       absl::MutexLock l(&drained_mu_);  // wakes a Cut waiting for the epoch to drain
     }
     done(std::move(status));
-    if (ok && stored_listener_) stored_listener_(*shared);
+    if (ok && stored_listener_) stored_listener_(shared);
   };
   std::function<void(absl::Status)> logged = std::move(finish);
   if (run_after_log_) {

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -55,7 +56,7 @@ class Ingester {
   // Called with every batch once it is in the head and its client has been
   // answered (analytics' PushSpans), on the thread that answered. Set before
   // the first Submit; it must not block.
-  using StoredListener = std::function<void(const model::SpanBatch&)>;
+  using StoredListener = std::function<void(const std::shared_ptr<const model::SpanBatch>&)>;
   void SetStoredListener(StoredListener listener) { stored_listener_ = std::move(listener); }
 
   // `raw_otlp`, if not empty, is the protobuf encoding of exactly this batch

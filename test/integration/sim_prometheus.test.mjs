@@ -10,24 +10,21 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
+import { Prometheus, captureOutput, stopChild, until } from './lib/prometheus.mjs';
 import {
   ariadneBin,
   makeTempDir,
   removeDir,
   request,
-  sleep,
   trackChild,
   waitExit,
   waitExitWithin,
 } from './lib/server.mjs';
 
-const kPrometheus = process.env.PROMETHEUS_BIN || '/usr/bin/prometheus';
 const kNamespace = 'default';
 const kJob = 'sim';
 // The deployments of the online-boutique topology, one replica each at the start.
@@ -37,102 +34,21 @@ const kServices = [
   'redis-cart',
 ];
 
-// Keeps the last `limit` characters of a child's output.
-function captureOutput(child, limit = 256 * 1024) {
-  const out = { text: '' };
-  const push = (d) => {
-    out.text += d.toString('utf8');
-    if (out.text.length > limit) out.text = out.text.slice(-limit);
-  };
-  child.stdout.on('data', push);
-  child.stderr.on('data', push);
-  return out;
-}
-
-// SIGTERM, a bounded wait, then SIGKILL; never throws.
-async function stopChild(child, timeoutMs = 15_000) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(child.pid, 'SIGTERM');
-  } catch {
-    return; // already gone
-  }
-  if (await waitExitWithin(child, timeoutMs)) return;
-  try {
-    process.kill(child.pid, 'SIGKILL');
-  } catch {
-    return;
-  }
-  await waitExitWithin(child, 5_000);
-}
-
-// A port that was free a moment ago on 127.0.0.1.
-async function pickFreePort() {
-  const srv = net.createServer();
-  await new Promise((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = srv.address();
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
-
-// Calls `probe` every `intervalMs` until it returns something other than
-// undefined/false (returned), or throws after `timeoutMs` describing the last
-// value or error seen.
-async function until(what, probe, { timeoutMs = 60_000, intervalMs = 250 } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    try {
-      const got = await probe();
-      if (got !== undefined && got !== false) return got;
-      last = 'not yet';
-    } catch (e) {
-      last = `error: ${e.message}`;
-    }
-    if (Date.now() >= deadline) throw new Error(`${what}: not within ${timeoutMs} ms (last: ${last})`);
-    await sleep(intervalMs);
-  }
-}
-
 describe('ariadne sim scraped by Prometheus', () => {
   let dir;
   let simChild;
   let simOut;
   let simAddr;
-  let promChild;
-  let promOut;
+  let prom;
   let promUrl;
 
   const diagnostics = () =>
     `\n--- sim output:\n${simOut ? simOut.text : '(none)'}` +
-    `\n--- prometheus output (tail):\n${promOut ? promOut.text.slice(-8000) : '(none)'}`;
-
-  // GET a Prometheus HTTP API path; returns `data` of a successful answer.
-  async function promApi(p) {
-    const res = await request(`${promUrl}${p}`, { timeoutMs: 10_000 });
-    const body = res.json();
-    assert.equal(res.status, 200, `GET ${p}: ${res.text().slice(0, 500)}`);
-    assert.equal(body.status, 'success', `GET ${p}: ${res.text().slice(0, 500)}`);
-    return body.data;
-  }
-
-  // An instant query; returns [{metric, value: Number}] (a vector).
-  async function query(expr) {
-    const data = await promApi(`/api/v1/query?query=${encodeURIComponent(expr)}`);
-    assert.equal(data.resultType, 'vector', expr);
-    return data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
-  }
+    `\n--- prometheus output (tail):\n${prom ? prom.logTail() : '(none)'}`;
+  const promApi = (p) => prom.api(p);
+  const query = (expr) => prom.query(expr);
 
   before(async () => {
-    if (!fs.existsSync(kPrometheus)) {
-      throw new Error(
-        `${kPrometheus} not found: this test needs Debian's prometheus package ` +
-          '(setup.sh installs it: apt-get install --no-install-recommends prometheus; ' +
-          'or set PROMETHEUS_BIN)');
-    }
     dir = await makeTempDir('sim-prom');
 
     // The simulator with its scale API on an ephemeral port.
@@ -158,60 +74,13 @@ describe('ariadne sim scraped by Prometheus', () => {
     assert.match(simAddr, /^127\.0\.0\.1:\d+$/);
 
     // Prometheus: its own config, storage and port; nothing of the system's.
-    const storage = path.join(dir, 'tsdb');
-    await fsp.mkdir(storage);
-    const config = path.join(dir, 'prometheus.yml');
-    await fsp.writeFile(config, [
-      'global:',
-      '  scrape_interval: 1s',
-      '  scrape_timeout: 1s',
-      '  evaluation_interval: 1s',
-      'scrape_configs:',
-      `  - job_name: ${kJob}`,
-      '    metrics_path: /metrics',
-      '    static_configs:',
-      `      - targets: ['${simAddr}']`,
-      '',
-    ].join('\n'));
-    let lastFailure = '';
-    for (let attempt = 1; attempt <= 5 && !promUrl; attempt++) {
-      const port = await pickFreePort();
-      const child = trackChild(spawn(kPrometheus, [
-        `--config.file=${config}`,
-        `--storage.tsdb.path=${storage}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-      ], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }));
-      const out = captureOutput(child);
-      child.once('error', (e) => { out.text += `\nspawn error: ${e.message}`; });
-      promChild = child;
-      promOut = out;
-      const url = `http://127.0.0.1:${port}`;
-      const deadline = Date.now() + 30_000;
-      let ready = false;
-      while (!ready && Date.now() < deadline) {
-        if (child.exitCode !== null || child.signalCode !== null) break;
-        try {
-          ready = (await request(`${url}/-/ready`, { timeoutMs: 2_000 })).status === 200;
-        } catch {
-          // not listening yet
-        }
-        if (!ready) await sleep(100);
-      }
-      if (ready) {
-        promUrl = url;
-        break;
-      }
-      lastFailure = `attempt ${attempt} on port ${port}: ${out.text.slice(-4000)}`;
-      await stopChild(child);
-      await waitExitWithin(child, 5_000);
-      // Only a port taken between the pick and the bind is worth another try.
-      if (!/address already in use/i.test(out.text)) break;
-    }
-    if (!promUrl) throw new Error(`prometheus did not become ready\n${lastFailure}`);
+    prom = new Prometheus(dir, [{ name: kJob, targets: [simAddr] }]);
+    await prom.start();
+    promUrl = prom.url;
   });
 
   after(async () => {
-    await stopChild(promChild);
+    if (prom) await prom.stop();
     await stopChild(simChild);
     await removeDir(dir);
   });
@@ -358,14 +227,14 @@ describe('ariadne sim scraped by Prometheus', () => {
   });
 
   it('stops both processes on SIGTERM', async () => {
-    for (const [name, child] of [['prometheus', promChild], ['sim', simChild]]) {
+    for (const [name, child] of [['prometheus', prom.child], ['sim', simChild]]) {
       child.kill('SIGTERM');
       const exit = await waitExitWithin(child, 20_000);
       assert.ok(exit, `${name} exits on SIGTERM${diagnostics()}`);
     }
     await waitExit(simChild);
     // Anything Prometheus logged at warn or error level about the scrape.
-    const complaints = promOut.text.split('\n')
+    const complaints = prom.out.text.split('\n')
       .filter((l) => /level=(warn|error)/.test(l) && /scrape|target/i.test(l));
     assert.deepEqual(complaints, [], 'Prometheus warnings about the scrape');
   });
