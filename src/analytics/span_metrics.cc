@@ -1,6 +1,7 @@
 #include "analytics/span_metrics.h"
 
 #include <algorithm>
+#include <array>
 #include <tuple>
 
 #include "absl/hash/hash.h"
@@ -125,6 +126,10 @@ SpanMetrics::Entry* SpanMetrics::Lookup(const model::SpanBatch& b, uint32_t row)
     if (!dims_[i].empty()) e->labels.emplace_back(dimension_labels_[i], dims_[i]);
   }
   SortLabels(&e->labels);
+  e->service_name = service;
+  e->span_name = std::string(view.name);
+  e->kind = view.kind;
+  e->status = view.status;
   e->buckets.assign(options_.buckets_seconds.size() + 1, 0);
   if (options_.collector_names) {
     e->collector_buckets.assign(options_.collector_buckets_ms.size() + 1, 0);
@@ -146,12 +151,42 @@ SpanMetrics::Entry* SpanMetrics::Lookup(const model::SpanBatch& b, uint32_t row)
 
 void SpanMetrics::Push(const model::SpanBatch& b, const std::vector<double>& weights,
                        const std::vector<int64_t>& steps) {
+  // A batch repeats a few (service, name, kind, status) many times: a small
+  // direct-mapped memo with a cheap hash saves most full lookups (which
+  // hash both strings). Only without dimensions, whose values vary per span.
+  constexpr size_t kMemo = 64;
+  std::array<Entry*, kMemo> memo{};
+  const bool use_memo = options_.dimensions.empty();
   absl::MutexLock lock(&mu_);
   for (uint32_t row = 0; row < b.size(); ++row) {
     if (steps[row] == kExcluded) continue;
     const double w = weights[row];
     const double seconds = static_cast<double>(b.duration_nano(row)) / 1e9;
-    Entry* e = Lookup(b, row);
+    Entry* e = nullptr;
+    size_t slot = 0;
+    if (use_memo) {
+      const std::string_view name = b.name[row];
+      const uint32_t resource = b.scopes[b.scope[row]].resource;
+      uint64_t h = resource * 0x9e3779b97f4a7c15ull ^ name.size() ^
+                   (static_cast<uint64_t>(b.kind[row]) << 8) ^
+                   (static_cast<uint64_t>(b.status_code[row]) << 12);
+      if (!name.empty()) {
+        h ^= static_cast<uint64_t>(static_cast<uint8_t>(name.front())) << 16;
+        h ^= static_cast<uint64_t>(static_cast<uint8_t>(name.back())) << 24;
+        h ^= static_cast<uint64_t>(static_cast<uint8_t>(name[name.size() / 2])) << 32;
+      }
+      slot = (h * 0xff51afd7ed558ccdull) >> 58;  // 6 bits: kMemo slots
+      Entry* m = memo[slot];
+      if (m != nullptr && m->kind == static_cast<uint8_t>(b.kind[row]) &&
+          m->status == static_cast<uint8_t>(b.status_code[row]) && m->span_name == name &&
+          m->service_name == store::ServiceOf(b, row)) {
+        e = m;
+      }
+    }
+    if (e == nullptr) {
+      e = Lookup(b, row);
+      if (use_memo && e != nullptr) memo[slot] = e;
+    }
     if (e == nullptr) {
       e = &overflow_;
       ++overflow_spans_;

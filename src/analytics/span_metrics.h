@@ -83,6 +83,11 @@ class SpanMetrics {
     double seconds_sum = 0;
     std::vector<double> buckets;  // per bucket, not cumulative; last is +Inf
     std::vector<double> collector_buckets;
+    // The identity again (the map's keys move on rehash), for the per-batch memo.
+    std::string service_name;
+    std::string span_name;
+    uint8_t kind = 0;
+    uint8_t status = 0;
     SeriesAcc* service = nullptr;    // {service, span_kind}
     SeriesAcc* operation = nullptr;  // {service, span_kind, operation}
   };
