@@ -3,6 +3,7 @@
 //   ariadne query   read traces from a running server
 //   ariadne fsck    check a data directory's blocks and log
 //   ariadne sim     simulate a microservice application (docs/sim.md)
+//   ariadne eval    evaluations (docs/evaluation.md)
 //   ariadne bench   measure ingest (see bench/README.md)
 #include <signal.h>
 
@@ -11,6 +12,7 @@
 #include <cstring>
 
 #include "cli/config.h"
+#include "cli/eval_command.h"
 #include "cli/fsck_command.h"
 #include "cli/query_command.h"
 #include "cli/serve_command.h"
@@ -216,6 +218,9 @@ int main(int argc, char** argv) {
       "sim", "Simulate a microservice application: real OTLP spans, a scale API, labeled faults");
   ariadne::sim::AddSimFlags(sim, &sim_options);
 
+  EvalNabOptions eval_nab_options;
+  CLI::App* eval_nab = AddEvalCommands(&app, &eval_nab_options);
+
 #ifdef ARIADNE_WITH_BENCH
   ariadne::bench::IngestBenchOptions bench_options;
   CLI::App* bench = app.add_subcommand("bench", "Benchmarks");
@@ -235,6 +240,7 @@ int main(int argc, char** argv) {
   if (q_search->parsed()) return RunQuerySearch(query);
   if (sim->parsed()) return ariadne::sim::RunSim(sim_options);
   if (fsck->parsed()) return RunFsck(fsck_options);
+  if (eval_nab->parsed()) return RunEvalNab(eval_nab_options);
 #ifdef ARIADNE_WITH_BENCH
   if (bench_ingest->parsed()) return ariadne::bench::RunIngestBench(bench_options);
 #endif
