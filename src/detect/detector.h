@@ -37,7 +37,7 @@ struct DetectorOptions {
   double score_scale = 4;          // deviations at which the score is 1 - 1/e
   uint32_t warmup_points = 30;     // scores are 0 until this many points
   double repeat_factor = 0.5;      // a score not above the level already reported is scaled by this
-  double report_decay = 0.99;      // per point, how fast the reported level is forgotten
+  double report_decay = 0.999;     // per point, how fast the reported level is forgotten
 };
 
 enum class Reason : uint8_t { kNone = 0, kOutlier, kLevelShift, kDrift, kUnusualValue };
