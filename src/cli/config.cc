@@ -156,6 +156,17 @@ absl::Status LoadYamlConfig(const std::string& path, ServerConfig* c) {
       }
     } else if (key == "analytics") {
       if (s = LoadAnalytics(v, path, c); !s.ok()) return s;
+    } else if (key == "detection") {
+      for (const auto& d : v) {
+        const std::string k = d.first.as<std::string>();
+        if (k == "threshold") {
+          s = Read(d.second, "detection.threshold", &c->detection_threshold);
+        } else {
+          return absl::InvalidArgumentError(
+              absl::StrCat(path, ": unknown key detection.", k, " (known: threshold)"));
+        }
+        if (!s.ok()) return s;
+      }
     } else if (key == "limits") {
       for (const auto& l : v) {
         const std::string k = l.first.as<std::string>();
@@ -186,8 +197,8 @@ absl::Status LoadYamlConfig(const std::string& path, ServerConfig* c) {
     } else {
       return absl::InvalidArgumentError(absl::StrCat(
           path, ": unknown key ", key,
-          " (known: data_dir, listen, listen_file, wal, storage, analytics, limits, http_threads, "
-          "log_level)"));
+          " (known: data_dir, listen, listen_file, wal, storage, analytics, detection, limits, "
+          "http_threads, log_level)"));
     }
     if (!s.ok()) return s;
   }
@@ -221,6 +232,9 @@ absl::Status Validate(const ServerConfig& c) {
   if (*query::ParseDurationNanos(c.analytics_window) <
       *query::ParseDurationNanos(c.analytics_step)) {
     return absl::InvalidArgumentError("analytics.window must be at least analytics.step");
+  }
+  if (!(c.detection_threshold > 0 && c.detection_threshold <= 1)) {
+    return absl::InvalidArgumentError("detection.threshold must be in (0, 1]");
   }
   if (c.compaction_max_inputs > 1024) {
     return absl::InvalidArgumentError("storage.compaction_max_inputs must be at most 1024");

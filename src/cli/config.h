@@ -65,6 +65,10 @@ struct ServerConfig {
   std::string prometheus_url;
   std::string prometheus_interval = "30s";
 
+  // Detection (docs/detection.md): a verdict at or above this score is an
+  // anomaly (the threshold NAB's standard profile chose).
+  double detection_threshold = 0.82;
+
   int http_threads = 2;
   std::string log_level = "info";
   int shutdown_grace_seconds = 20;

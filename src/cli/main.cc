@@ -144,6 +144,10 @@ void AddServeOptions(CLI::App* serve, ServerConfig* c) {
                     "How often to read them")
       ->envname("ARIADNE_PROMETHEUS_INTERVAL")
       ->capture_default_str();
+  serve->add_option("--detection-threshold", c->detection_threshold,
+                    "A detector score at or above this is an anomaly (0-1]")
+      ->envname("ARIADNE_DETECTION_THRESHOLD")
+      ->capture_default_str();
   serve->add_option("--max-connections", c->max_connections, "Open connections per listener")
       ->envname("ARIADNE_MAX_CONNECTIONS")
       ->capture_default_str();

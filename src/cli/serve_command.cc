@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "analytics/analytics.h"
 #include "analytics/prom_client.h"
+#include "detect/detection.h"
 #include "common/admission.h"
 #include "common/strings.h"
 #include "decode/decode.h"
@@ -335,6 +336,7 @@ int RunServe(const ServerConfig& config) {
         return store::HeadCut{cut->epoch, cut->wal_seq};
       },
       [wal = log->get()](uint64_t seq) { return wal->RemoveThrough(seq); }, flusher_options);
+  std::unique_ptr<detect::Detection> detection;  // outlives analytics, which calls it
   std::unique_ptr<analytics::Analytics> analytics;
   if (config.analytics_enabled) {
     analytics::AnalyticsOptions o;
@@ -350,6 +352,12 @@ int RunServe(const ServerConfig& config) {
     o.span_metrics.collector_names = config.span_metrics_collector_names;
     o.span_metrics.max_series = config.span_metrics_max_series;
     analytics = std::make_unique<analytics::Analytics>(o, NowNanos);
+    detect::DetectionOptions d;
+    d.threshold = config.detection_threshold;
+    detection = std::make_unique<detect::Detection>(d);
+    analytics->series().SetListener(
+        [det = detection.get()](std::string_view name, const analytics::Labels& labels,
+                                uint64_t t, double v) { det->OnValue(name, labels, t, v); });
     ingester.SetStoredListener(
         [a = analytics.get()](const std::shared_ptr<const model::SpanBatch>& batch) {
           a->Enqueue(batch);
@@ -378,10 +386,12 @@ int RunServe(const ServerConfig& config) {
     std::string text = MetricsText(ingester, **log, head, max_head_bytes, admission) +
                        StorageMetricsText(**blocks, *flusher);
     if (analytics) text += analytics->MetricsText();
+    if (detection) text += detection->MetricsText();
     if (resource_puller) text += PrometheusPullMetricsText(resource_puller->stats());
     return text;
   };
   api_options.analytics = analytics.get();
+  api_options.detection = detection.get();
   query::QueryApi query_api(&store, api_options);
   receive::OtlpHttpHandler otlp_http(&ingester, receiver_options);
   receive::ZipkinHandler zipkin(&ingester, receiver_options);

@@ -184,6 +184,7 @@ HttpResponse QueryApi::Route(const HttpRequest& r) {
     return CriticalPath(path.substr(kV1Traces.size(),
                                     path.size() - kV1Traces.size() - kCriticalPath.size()));
   }
+  if (path == "/api/v1/anomalies") return Anomalies(r);
   if (path == "/api/v1/series" || path.starts_with("/api/v1/series/")) {
     return SeriesEndpoint(path.substr(std::string_view("/api/v1/series").size()), r);
   }
@@ -475,6 +476,58 @@ HttpResponse QueryApi::MetricsEndpoint(std::string_view which, const HttpRequest
                                 options_.now_nanos ? options_.now_nanos() : 0);
   if (!body.ok()) return JaegerError(400, StdView(body.status().message()));
   return Json(200, *std::move(body));
+}
+
+// GET /api/v1/anomalies?start=&end= (Unix seconds or RFC 3339; default the
+// last hour): the detector's anomalies, oldest first.
+HttpResponse QueryApi::Anomalies(const HttpRequest& r) const {
+  if (options_.detection == nullptr) {
+    return JaegerError(503, "detection is disabled (it needs analytics.enabled)");
+  }
+  const uint64_t now = options_.now_nanos ? options_.now_nanos() : 0;
+  uint64_t end = now;
+  uint64_t start = now > 3600'000'000'000ull ? now - 3600'000'000'000ull : 0;
+  for (auto [name, field] : {std::pair{"start", &start}, std::pair{"end", &end}}) {
+    if (std::string_view v = r.Param(name); !v.empty()) {
+      auto t = ParseUnixSecondsOrRfc3339(v);
+      if (!t.ok()) return JaegerError(400, absl::StrCat(name, ": ", t.status().message()));
+      *field = *t;
+    }
+  }
+  const auto anomalies = options_.detection->Anomalies(start, end);
+  rapidjson::StringBuffer sb;
+  JsonWriter w(sb);
+  w.StartObject();
+  w.Key("anomalies");
+  w.StartArray();
+  for (const detect::Anomaly& a : anomalies) {
+    w.StartObject();
+    w.Key("series");
+    Str(w, a.series);
+    w.Key("labels");
+    w.StartObject();
+    for (const auto& [k, v] : a.labels) {
+      w.Key(k.c_str(), static_cast<rapidjson::SizeType>(k.size()));
+      Str(w, v);
+    }
+    w.EndObject();
+    w.Key("time");
+    Str(w, FormatRfc3339(a.time_nanos));
+    w.Key("value");
+    w.Double(a.value);
+    w.Key("score");
+    w.Double(a.verdict.score);
+    w.Key("expected_low");
+    w.Double(a.verdict.expected_low);
+    w.Key("expected_high");
+    w.Double(a.verdict.expected_high);
+    w.Key("reason");
+    Str(w, detect::ReasonName(a.verdict.reason));
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return Json(200, sb.GetString());
 }
 
 HttpResponse QueryApi::Dependencies(const HttpRequest& r) const {

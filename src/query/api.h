@@ -13,6 +13,7 @@
 #include <string>
 
 #include "serve/http_server.h"
+#include "detect/detection.h"
 #include "store/backend.h"
 
 namespace ariadne::analytics {
@@ -33,6 +34,8 @@ struct ApiOptions {
   // series endpoints answer 503 (/api/metrics/* 501, as Jaeger does without
   // a metrics store) and /api/dependencies reads the spans only.
   const analytics::Analytics* analytics = nullptr;
+  // Anomalies for GET /api/v1/anomalies; 503 there when null.
+  const detect::Detection* detection = nullptr;
 };
 
 class QueryApi : public serve::HttpHandler {
@@ -54,6 +57,7 @@ class QueryApi : public serve::HttpHandler {
   serve::HttpResponse Traces(const serve::HttpRequest& request) const;
   serve::HttpResponse Trace(std::string_view id) const;
   serve::HttpResponse Dependencies(const serve::HttpRequest& request) const;
+  serve::HttpResponse Anomalies(const serve::HttpRequest& request) const;
   serve::HttpResponse CriticalPath(std::string_view id) const;
   serve::HttpResponse SeriesEndpoint(std::string_view path, const serve::HttpRequest& request) const;
   serve::HttpResponse MetricsEndpoint(std::string_view which,

@@ -203,6 +203,34 @@ TEST_F(QueryApiTest, Dependencies) {
   EXPECT_EQ(d["data"].Size(), 0u);
 }
 
+TEST_F(QueryApiTest, Anomalies) {
+  EXPECT_EQ(Get("/api/v1/anomalies"), 503);  // no detection
+  detect::Detection detection;
+  options_.detection = &detection;
+  clock_ = 1'700'010'000 * kSec;
+  api_ = std::make_unique<QueryApi>(&head_, options_);
+  const analytics::Labels labels = {{"service", "cart"}, {"span_kind", "SPAN_KIND_SERVER"}};
+  for (uint64_t i = 0; i < 200; ++i) {
+    const double v = 100 + (i % 2 == 0 ? 1 : -1) + (i == 150 ? 80 : 0);
+    detection.OnValue("calls_per_second", labels, 1'700'000'000 * kSec + i * 10 * kSec, v);
+  }
+  rapidjson::Document d;
+  ASSERT_EQ(Get("/api/v1/anomalies?start=1700000000&end=1700010000", &d), 200);
+  ASSERT_EQ(d["anomalies"].Size(), 1u);
+  const auto& a = d["anomalies"][0];
+  EXPECT_STREQ(a["series"].GetString(), "calls_per_second");
+  EXPECT_STREQ(a["labels"]["service"].GetString(), "cart");
+  EXPECT_STREQ(a["time"].GetString(), "2023-11-14T22:38:20Z");
+  EXPECT_EQ(a["value"].GetDouble(), 181);
+  EXPECT_STREQ(a["reason"].GetString(), "outlier");
+  EXPECT_GT(a["score"].GetDouble(), 0.82);
+  EXPECT_LT(a["expected_high"].GetDouble(), 181);
+  // The default window is the last hour: the anomaly is older.
+  ASSERT_EQ(Get("/api/v1/anomalies", &d), 200);
+  EXPECT_EQ(d["anomalies"].Size(), 0u);
+  EXPECT_EQ(Get("/api/v1/anomalies?start=yesterday"), 400);
+}
+
 TEST_F(QueryApiTest, OperationalEndpoints) {
   EXPECT_EQ(Get("/healthz"), 200);
   EXPECT_EQ(Get("/readyz"), 200);

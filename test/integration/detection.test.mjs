@@ -1,0 +1,73 @@
+// Detection end to end: the simulator plays the hotrod application for 20
+// simulated minutes (as fast as possible, ending now) with one labeled fault
+// — redis fails 30% of its calls from minute 10 to 15 — into `ariadne serve`.
+// The anomalies API must name the fault's service, or the callers that see
+// its errors, inside the fault window, on an error series; and report no
+// error-ratio anomaly before the fault starts.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { ariadneBin, getJson, makeTempDir, removeDir, startServer, trackChild, waitExit } from './lib/server.mjs';
+import { captureOutput } from './lib/prometheus.mjs';
+
+describe('detection on a simulated fault', () => {
+  let server;
+  let dir;
+  let simOut;
+  let truth;
+
+  before(async () => {
+    dir = await makeTempDir('detection');
+    server = await startServer({
+      name: 'detection', args: ['--trace-idle', '2s', '--analytics-lateness', '2s'],
+    });
+    const faults = path.join(dir, 'faults.yaml');
+    await fsp.writeFile(faults,
+      'faults:\n  - {id: redis-errors, type: errors, service: redis, start: 10m, duration: 5m, rate: 0.3}\n');
+    const truthFile = path.join(dir, 'truth.jsonl');
+    const sim = trackChild(spawn(ariadneBin(), [
+      'sim', '--topology', 'hotrod', '--duration', '20m', '--rps', '30', '--as-fast-as-possible',
+      '--seed', '7', '--faults', faults, '--truth', truthFile,
+      '--otlp', `http://${server.addrs.otlp_http}`, '--quiet',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    simOut = captureOutput(sim);
+    const exit = await waitExit(sim);
+    assert.equal(exit.code, 0, `sim failed: ${simOut.text}`);
+    truth = (await fsp.readFile(truthFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    // Let traces complete and the last steps be written.
+    await new Promise((r) => setTimeout(r, 8_000));
+  });
+
+  after(async () => {
+    if (server) await server.dispose();
+    if (dir) await removeDir(dir);
+  });
+
+  it('finds the fault in its window and nothing on errors before it', async () => {
+    const fault = truth.find((t) => t.id === 'redis-errors');
+    assert.ok(fault, JSON.stringify(truth));
+    // A series value stands for a 10 s step, stamped with the step's start.
+    const start = Number(BigInt(fault.start_unix_nano) / 1_000_000n) / 1000 - 10;
+    const end = Number(BigInt(fault.end_unix_nano) / 1_000_000n) / 1000;
+    const res = await getJson(server, '/api/v1/anomalies?start=0&end=9999999999');
+    assert.equal(res.status, 200, res.text);
+    const anomalies = res.json.anomalies.map((a) => ({ ...a, t: Date.parse(a.time) / 1000 }));
+    const errorSeries = (a) => a.series === 'error_ratio' || a.series === 'edge_error_ratio';
+    const involved = (a) => ['redis', 'driver', 'frontend'].includes(a.labels.service) ||
+      a.labels.server === 'redis' || a.labels.server === 'driver';
+    const hits = anomalies.filter((a) => errorSeries(a) && involved(a) && a.t >= start && a.t <= end);
+    assert.ok(hits.length > 0,
+      `no error anomaly in [${fault.start}, ${fault.end}]: ${JSON.stringify(anomalies, null, 1).slice(0, 3000)}`);
+    // Detected within a minute of the start.
+    const first = Math.min(...hits.map((a) => a.t));
+    assert.ok(first - start <= 60, `first error anomaly ${first - start} s after the fault started`);
+    const early = anomalies.filter((a) => errorSeries(a) && a.t < start);
+    assert.deepEqual(early, [], 'error anomalies before the fault');
+    const metrics = await (await fetch(server.url('query', '/metrics'))).text();
+    assert.match(metrics, /^ariadne_anomaly_score\{series="error_ratio",service="driver",span_kind="SPAN_KIND_SERVER"\} /m);
+  });
+});
