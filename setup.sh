@@ -27,7 +27,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   nodejs npm
-  prometheus
+  prometheus prometheus-alertmanager
 )
 # Only `./setup.sh bench` needs these: the reference of build/bench/store_bench.
 BENCH_PACKAGES=(clickhouse-server clickhouse-client)
@@ -61,6 +61,12 @@ install_packages() {
   if [[ " ${missing[*]} " == *" prometheus "* ]] && [[ -d /run/systemd/system ]] \
       && command -v systemctl >/dev/null; then
     $sudo systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  fi
+  # Likewise prometheus-alertmanager (:9093, clustering on :9094 on every
+  # interface): the tests start their own.
+  if [[ " ${missing[*]} " == *" prometheus-alertmanager "* ]] && [[ -d /run/systemd/system ]] \
+      && command -v systemctl >/dev/null; then
+    $sudo systemctl disable --now prometheus-alertmanager.service >/dev/null 2>&1 || true
   fi
   # Likewise clickhouse-server (ports 8123/9000): build/bench/store_bench starts its
   # own on free loopback ports with a temporary data directory.

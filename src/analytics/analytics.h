@@ -91,6 +91,9 @@ class Analytics {
   std::vector<store::Dependency> Dependencies(uint64_t start_nanos, uint64_t end_nanos) const {
     return traces_.Dependencies(start_nanos, end_nanos);
   }
+  // Every service-graph edge seen so far, (client, server); callable from a
+  // series store listener.
+  std::vector<std::pair<std::string, std::string>> Edges() const { return traces_.Edges(); }
   // Oldest time the series cover: the start of the ring's reach, or the
   // step of the first span analytics saw, whichever is later (UINT64_MAX
   // before the first span).

@@ -184,6 +184,8 @@ void TraceAnalytics::AddEdge(uint32_t client, uint32_t server, ConnectionType ty
     e->server_buckets.assign(options_.buckets_seconds.size() + 1, 0);
     e->client_buckets.assign(options_.buckets_seconds.size() + 1, 0);
     it = edges_.emplace(key, std::move(e)).first;
+    absl::MutexLock names(&edge_names_mu_);
+    edge_names_.emplace_back(strings_[client], strings_[server]);
   }
   Edge& e = *it->second;
   auto bucket = [&](double v) {
@@ -361,6 +363,11 @@ std::vector<store::Dependency> TraceAnalytics::Dependencies(uint64_t start_nanos
     }
   }
   return out;
+}
+
+std::vector<std::pair<std::string, std::string>> TraceAnalytics::Edges() const {
+  absl::MutexLock lock(&edge_names_mu_);
+  return edge_names_;
 }
 
 void TraceAnalytics::AppendMetrics(std::string* out) const {

@@ -81,6 +81,10 @@ class TraceAnalytics {
   // series store (what /api/dependencies answers).
   std::vector<store::Dependency> Dependencies(uint64_t start_nanos, uint64_t end_nanos) const;
 
+  // Every (client, server) edge seen so far. Safe to call from a series
+  // store listener while this object writes series (its own small lock).
+  std::vector<std::pair<std::string, std::string>> Edges() const;
+
   void AppendMetrics(std::string* out) const;
   TraceStats stats() const;
 
@@ -158,6 +162,10 @@ class TraceAnalytics {
   double traces_total_ ABSL_GUARDED_BY(mu_) = 0;
   double trace_seconds_total_ ABSL_GUARDED_BY(mu_) = 0;
   TraceStats stats_ ABSL_GUARDED_BY(mu_);
+  // A copy of the edges' (client, server) names, under its own lock, taken
+  // after mu_ when an edge is added.
+  mutable absl::Mutex edge_names_mu_;
+  std::vector<std::pair<std::string, std::string>> edge_names_ ABSL_GUARDED_BY(edge_names_mu_);
 };
 
 }  // namespace ariadne::analytics

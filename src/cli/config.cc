@@ -161,9 +161,14 @@ absl::Status LoadYamlConfig(const std::string& path, ServerConfig* c) {
         const std::string k = d.first.as<std::string>();
         if (k == "threshold") {
           s = Read(d.second, "detection.threshold", &c->detection_threshold);
+        } else if (k == "alertmanager_urls") {
+          s = Read(d.second, "detection.alertmanager_urls", &c->alertmanager_urls);
+        } else if (k == "webhook_urls") {
+          s = Read(d.second, "detection.webhook_urls", &c->webhook_urls);
         } else {
-          return absl::InvalidArgumentError(
-              absl::StrCat(path, ": unknown key detection.", k, " (known: threshold)"));
+          return absl::InvalidArgumentError(absl::StrCat(
+              path, ": unknown key detection.", k,
+              " (known: threshold, alertmanager_urls, webhook_urls)"));
         }
         if (!s.ok()) return s;
       }

@@ -148,6 +148,14 @@ void AddServeOptions(CLI::App* serve, ServerConfig* c) {
                     "A detector score at or above this is an anomaly (0-1]")
       ->envname("ARIADNE_DETECTION_THRESHOLD")
       ->capture_default_str();
+  serve->add_option("--alertmanager-url", c->alertmanager_urls,
+                    "Push incidents to this Alertmanager (http://host:port; repeatable)")
+      ->envname("ARIADNE_ALERTMANAGER_URLS")
+      ->delimiter(',');
+  serve->add_option("--webhook-url", c->webhook_urls,
+                    "POST every incident change as JSON to this URL (repeatable)")
+      ->envname("ARIADNE_WEBHOOK_URLS")
+      ->delimiter(',');
   serve->add_option("--max-connections", c->max_connections, "Open connections per listener")
       ->envname("ARIADNE_MAX_CONNECTIONS")
       ->capture_default_str();

@@ -17,6 +17,8 @@
 #include "analytics/analytics.h"
 #include "analytics/prom_client.h"
 #include "detect/detection.h"
+#include "detect/incidents.h"
+#include "detect/notify.h"
 #include "common/admission.h"
 #include "common/strings.h"
 #include "decode/decode.h"
@@ -242,6 +244,45 @@ std::string PrometheusPullMetricsText(const analytics::ResourcePullerStats& s) {
   return out;
 }
 
+// An incident as an Alertmanager alert: one alert per incident (its labels
+// never change, so an update replaces the alert); the likeliest cause is an
+// annotation, since the ranking changes as the incident grows.
+detect::Alert IncidentAlert(const detect::Incident& i) {
+  detect::Alert a;
+  a.labels["alertname"] = "AriadneIncident";
+  a.labels["incident"] = absl::StrCat(i.id);
+  a.labels["severity"] = "warning";
+  if (!i.ranking.empty()) a.annotations["service"] = i.ranking.front().service;
+  std::string services;
+  for (const detect::RankedService& r : i.ranking) {
+    if (!services.empty()) services += ", ";
+    services += r.service;
+  }
+  a.annotations["summary"] = absl::StrCat("Incident ", i.id, ": ", i.anomaly_count,
+                                          " anomalies; likeliest cause first: ", services);
+  if (!i.ranking.empty()) a.annotations["description"] = i.ranking.front().evidence;
+  a.starts_at_nanos = i.opened_nanos;
+  a.ends_at_nanos = i.open ? 0 : i.resolved_nanos;
+  return a;
+}
+
+std::string IncidentWebhookJson(const detect::Incident& i) {
+  std::string out = absl::StrCat("{\"id\":", i.id, ",\"state\":\"", i.open ? "open" : "resolved",
+                                 "\",\"opened_unix_nano\":", i.opened_nanos,
+                                 ",\"anomaly_count\":", i.anomaly_count, ",\"ranking\":[");
+  for (size_t k = 0; k < i.ranking.size(); ++k) {
+    if (k > 0) out += ',';
+    out += '"';
+    for (char ch : i.ranking[k].service) {
+      if (ch == '"' || ch == '\\') out += '\\';
+      if (static_cast<unsigned char>(ch) >= 0x20) out += ch;
+    }
+    out += '"';
+  }
+  out += "]}";
+  return out;
+}
+
 uint64_t PhysicalMemoryBytes() {
   const long pages = sysconf(_SC_PHYS_PAGES);
   const long page_size = sysconf(_SC_PAGE_SIZE);
@@ -336,6 +377,8 @@ int RunServe(const ServerConfig& config) {
         return store::HeadCut{cut->epoch, cut->wal_seq};
       },
       [wal = log->get()](uint64_t seq) { return wal->RemoveThrough(seq); }, flusher_options);
+  std::unique_ptr<detect::Notifier> notifier;  // incidents call it
+  std::unique_ptr<detect::IncidentManager> incidents;  // detection calls it
   std::unique_ptr<detect::Detection> detection;  // outlives analytics, which calls it
   std::unique_ptr<analytics::Analytics> analytics;
   if (config.analytics_enabled) {
@@ -358,6 +401,25 @@ int RunServe(const ServerConfig& config) {
     analytics->series().SetListener(
         [det = detection.get()](std::string_view name, const analytics::Labels& labels,
                                 uint64_t t, double v) { det->OnValue(name, labels, t, v); });
+    if (!config.alertmanager_urls.empty() || !config.webhook_urls.empty()) {
+      detect::NotifierOptions n;
+      n.alertmanager_urls = config.alertmanager_urls;
+      n.webhook_urls = config.webhook_urls;
+      if (auto s = detect::Notifier::Validate(n); !s.ok()) {
+        spdlog::error("detection: {}", StdView(s.message()));
+        return 2;
+      }
+      notifier = std::make_unique<detect::Notifier>(n);
+    }
+    incidents = std::make_unique<detect::IncidentManager>(
+        detect::IncidentOptions{}, [a = analytics.get()] { return a->Edges(); },
+        [n = notifier.get()](const detect::Incident& i) {
+          if (n != nullptr) n->Notify({IncidentAlert(i)}, IncidentWebhookJson(i));
+        });
+    detection->SetListeners(
+        [inc = incidents.get()](const detect::Anomaly& an) { inc->OnAnomaly(an); },
+        [inc = incidents.get()](uint64_t t) { inc->Advance(t); },
+        [inc = incidents.get()](const detect::Anomaly& an) { inc->OnOngoing(an); });
     ingester.SetStoredListener(
         [a = analytics.get()](const std::shared_ptr<const model::SpanBatch>& batch) {
           a->Enqueue(batch);
@@ -387,11 +449,13 @@ int RunServe(const ServerConfig& config) {
                        StorageMetricsText(**blocks, *flusher);
     if (analytics) text += analytics->MetricsText();
     if (detection) text += detection->MetricsText();
+    if (incidents) text += incidents->MetricsText();
     if (resource_puller) text += PrometheusPullMetricsText(resource_puller->stats());
     return text;
   };
   api_options.analytics = analytics.get();
   api_options.detection = detection.get();
+  api_options.incidents = incidents.get();
   query::QueryApi query_api(&store, api_options);
   receive::OtlpHttpHandler otlp_http(&ingester, receiver_options);
   receive::ZipkinHandler zipkin(&ingester, receiver_options);
@@ -447,6 +511,12 @@ int RunServe(const ServerConfig& config) {
     }
   }
   flusher->Start();
+  if (notifier) {
+    if (auto s = notifier->Start(); !s.ok()) {
+      spdlog::error("detection: {}", StdView(s.message()));
+      return 1;
+    }
+  }
   if (analytics) analytics->Start();
   if (resource_puller) {
     resource_puller->Start(
@@ -473,6 +543,7 @@ int RunServe(const ServerConfig& config) {
   flusher->Stop();  // a block being written is finished first
   if (resource_puller) resource_puller->Stop();
   if (analytics) analytics->Stop();
+  if (notifier) notifier->Stop();
   int exit_code = 0;
   if (auto s = (*log)->Close(); !s.ok()) {
     spdlog::error("closing the write-ahead log: {}", StdView(s.message()));

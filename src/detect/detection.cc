@@ -1,6 +1,7 @@
 #include "detect/detection.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "analytics/red.h"
 
@@ -51,28 +52,59 @@ void Detection::OnValue(std::string_view name, const analytics::Labels& labels,
                         uint64_t time_nanos, double value) {
   if (!Watched(name, labels)) return;
   std::string key = Key(name, labels);
-  absl::MutexLock lock(&mu_);
-  auto it = watches_.find(key);
-  if (it == watches_.end()) {
-    if (watches_.size() >= options_.max_series) {
-      ++unwatched_;
-      return;
+  std::optional<Anomaly> anomaly;
+  std::optional<Anomaly> ongoing;
+  bool time_moved = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (time_nanos > newest_time_) {
+      newest_time_ = time_nanos;
+      time_moved = true;
     }
-    auto w = std::make_unique<Watch>();
-    w->name = std::string(name);
-    w->labels = labels;
-    w->detector = SeriesDetector(options_.detector);
-    it = watches_.emplace(std::move(key), std::move(w)).first;
+    auto it = watches_.find(key);
+    if (it == watches_.end()) {
+      if (watches_.size() >= options_.max_series) {
+        ++unwatched_;
+        return;
+      }
+      auto w = std::make_unique<Watch>();
+      w->name = std::string(name);
+      w->labels = labels;
+      w->detector = SeriesDetector(options_.detector);
+      it = watches_.emplace(std::move(key), std::move(w)).first;
+    }
+    Watch& w = *it->second;
+    // A step written again (a re-read resource range) or out of order is not new.
+    if (w.detector.points() > 0 && time_nanos <= w.last_time) return;
+    w.last_time = time_nanos;
+    const Verdict before = w.last;
+    w.last = w.detector.Update(static_cast<int64_t>(time_nanos / 1'000'000'000ull), value);
+    if (w.last.score >= options_.threshold) {
+      if (!w.alarmed) {
+        // The range of the point before, which the anomaly had not touched.
+        w.alarmed = true;
+        w.normal_low = std::min(before.expected_low, w.last.expected_low);
+        w.normal_high = std::min(before.expected_high, w.last.expected_high);
+        if (before.expected_high <= before.expected_low) {
+          w.normal_low = w.last.expected_low;
+          w.normal_high = w.last.expected_high;
+        }
+      }
+      ++anomalies_total_;
+      anomalies_.push_back(Anomaly{w.name, w.labels, time_nanos, value, w.last});
+      while (anomalies_.size() > options_.max_anomalies) anomalies_.pop_front();
+      anomaly = anomalies_.back();
+    } else if (w.alarmed) {
+      if (value < w.normal_low || value > w.normal_high) {
+        if (on_ongoing_) ongoing = Anomaly{w.name, w.labels, time_nanos, value, w.last};
+      } else {
+        w.alarmed = false;  // back to normal
+      }
+    }
   }
-  Watch& w = *it->second;
-  // A step written again (a re-read resource range) or out of order is not new.
-  if (w.detector.points() > 0 && time_nanos <= w.last_time) return;
-  w.last_time = time_nanos;
-  w.last = w.detector.Update(static_cast<int64_t>(time_nanos / 1'000'000'000ull), value);
-  if (w.last.score < options_.threshold) return;
-  ++anomalies_total_;
-  anomalies_.push_back(Anomaly{w.name, w.labels, time_nanos, value, w.last});
-  while (anomalies_.size() > options_.max_anomalies) anomalies_.pop_front();
+  if (anomaly && on_anomaly_) on_anomaly_(*anomaly);
+  if (ongoing) on_ongoing_(*ongoing);
+  if (time_moved && on_time_) on_time_(time_nanos);
 }
 
 std::vector<Anomaly> Detection::Anomalies(uint64_t start_nanos, uint64_t end_nanos) const {

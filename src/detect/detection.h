@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -62,6 +63,18 @@ class Detection {
   std::string MetricsText() const;
   size_t watched() const;
 
+  // Called (outside the lock) with every anomaly, and with the newest step
+  // time seen whenever it moves on (incidents hang off these).
+  // `on_ongoing` gets the points of a series already reported as anomalous
+  // that are still outside the normal range it had before the anomaly.
+  void SetListeners(std::function<void(const Anomaly&)> on_anomaly,
+                    std::function<void(uint64_t)> on_time,
+                    std::function<void(const Anomaly&)> on_ongoing = {}) {
+    on_anomaly_ = std::move(on_anomaly);
+    on_time_ = std::move(on_time);
+    on_ongoing_ = std::move(on_ongoing);
+  }
+
  private:
   struct Watch {
     std::string name;
@@ -69,13 +82,23 @@ class Detection {
     SeriesDetector detector;
     Verdict last;
     uint64_t last_time = 0;
+    // After an anomaly: the normal range before it; while values stay
+    // outside it the series is still anomalous (the detector itself adapts
+    // to a new level within its window).
+    bool alarmed = false;
+    double normal_low = 0;
+    double normal_high = 0;
   };
   const DetectionOptions options_;
+  std::function<void(const Anomaly&)> on_anomaly_;
+  std::function<void(uint64_t)> on_time_;
+  std::function<void(const Anomaly&)> on_ongoing_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<Watch>> watches_ ABSL_GUARDED_BY(mu_);
   std::deque<Anomaly> anomalies_ ABSL_GUARDED_BY(mu_);
   uint64_t anomalies_total_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t unwatched_ ABSL_GUARDED_BY(mu_) = 0;  // over max_series
+  uint64_t newest_time_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace ariadne::detect

@@ -64,6 +64,7 @@ Verdict SeriesDetector::Update(int64_t t, double x) {
   const double value_sd = std::sqrt(std::max(value_var_, 0.0)) + floor;
   const double novelty = std::abs(x - value_mean_) / value_sd;
   double score = 1 - std::exp(-novelty / o_.score_scale);
+  v.raw_score = warm ? score : 0.0;
   // An alarm is raised once: while the series stays anomalous, a score
   // counts in full only when it rises above what was already reported.
   if (score <= reported_) score *= o_.repeat_factor;

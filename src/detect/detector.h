@@ -44,7 +44,8 @@ enum class Reason : uint8_t { kNone = 0, kOutlier, kLevelShift, kDrift, kUnusual
 std::string_view ReasonName(Reason r);  // "", "outlier", "level_shift", "drift", "unusual_value"
 
 struct Verdict {
-  double score = 0;         // [0, 1]: how anomalous the series is now
+  double score = 0;         // [0, 1]: how anomalous the series is now (alarm once)
+  double raw_score = 0;     // the same before "alarm once": stays high while it lasts
   double forecast = 0;      // what the point was expected to be
   double expected_low = 0;  // a normal range around the forecast
   double expected_high = 0;

@@ -185,6 +185,7 @@ HttpResponse QueryApi::Route(const HttpRequest& r) {
                                     path.size() - kV1Traces.size() - kCriticalPath.size()));
   }
   if (path == "/api/v1/anomalies") return Anomalies(r);
+  if (path == "/api/v1/incidents") return Incidents(r);
   if (path == "/api/v1/series" || path.starts_with("/api/v1/series/")) {
     return SeriesEndpoint(path.substr(std::string_view("/api/v1/series").size()), r);
   }
@@ -478,6 +479,100 @@ HttpResponse QueryApi::MetricsEndpoint(std::string_view which, const HttpRequest
   return Json(200, *std::move(body));
 }
 
+namespace {
+
+void WriteAnomaly(JsonWriter& w, const detect::Anomaly& a) {
+  w.StartObject();
+  w.Key("series");
+  Str(w, a.series);
+  w.Key("labels");
+  w.StartObject();
+  for (const auto& [k, v] : a.labels) {
+    w.Key(k.c_str(), static_cast<rapidjson::SizeType>(k.size()));
+    Str(w, v);
+  }
+  w.EndObject();
+  w.Key("time");
+  Str(w, FormatRfc3339(a.time_nanos));
+  w.Key("value");
+  w.Double(a.value);
+  w.Key("score");
+  w.Double(a.verdict.score);
+  w.Key("expected_low");
+  w.Double(a.verdict.expected_low);
+  w.Key("expected_high");
+  w.Double(a.verdict.expected_high);
+  w.Key("reason");
+  Str(w, detect::ReasonName(a.verdict.reason));
+  w.EndObject();
+}
+
+}  // namespace
+
+// GET /api/v1/incidents?state=open|all: incidents, newest first, each with
+// its ranked services and its anomalies.
+HttpResponse QueryApi::Incidents(const HttpRequest& r) const {
+  if (options_.incidents == nullptr) {
+    return JaegerError(503, "detection is disabled (it needs analytics.enabled)");
+  }
+  const std::string_view state = r.Param("state");
+  if (!state.empty() && state != "open" && state != "all") {
+    return JaegerError(400, "state: must be open or all");
+  }
+  const auto incidents = options_.incidents->Incidents(state == "open");
+  rapidjson::StringBuffer sb;
+  JsonWriter w(sb);
+  w.StartObject();
+  w.Key("incidents");
+  w.StartArray();
+  for (const detect::Incident& i : incidents) {
+    w.StartObject();
+    w.Key("id");
+    w.Uint64(i.id);
+    w.Key("state");
+    Str(w, i.open ? "open" : "resolved");
+    w.Key("opened");
+    Str(w, FormatRfc3339(i.opened_nanos));
+    w.Key("last_anomaly");
+    Str(w, FormatRfc3339(i.last_anomaly_nanos));
+    if (!i.open) {
+      w.Key("resolved");
+      Str(w, FormatRfc3339(i.resolved_nanos));
+    }
+    w.Key("max_score");
+    w.Double(i.max_score);
+    w.Key("anomaly_count");
+    w.Int(i.anomaly_count);
+    w.Key("ranking");
+    w.StartArray();
+    for (const detect::RankedService& s : i.ranking) {
+      w.StartObject();
+      w.Key("service");
+      Str(w, s.service);
+      w.Key("first_anomaly");
+      Str(w, FormatRfc3339(s.first_anomaly_nanos));
+      w.Key("max_score");
+      w.Double(s.max_score);
+      w.Key("anomalies");
+      w.Int(s.anomalies);
+      w.Key("own_series");
+      w.Bool(s.own);
+      w.Key("evidence");
+      Str(w, s.evidence);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.Key("anomalies");
+    w.StartArray();
+    for (const detect::Anomaly& a : i.anomalies) WriteAnomaly(w, a);
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return Json(200, sb.GetString());
+}
+
 // GET /api/v1/anomalies?start=&end= (Unix seconds or RFC 3339; default the
 // last hour): the detector's anomalies, oldest first.
 HttpResponse QueryApi::Anomalies(const HttpRequest& r) const {
@@ -500,31 +595,7 @@ HttpResponse QueryApi::Anomalies(const HttpRequest& r) const {
   w.StartObject();
   w.Key("anomalies");
   w.StartArray();
-  for (const detect::Anomaly& a : anomalies) {
-    w.StartObject();
-    w.Key("series");
-    Str(w, a.series);
-    w.Key("labels");
-    w.StartObject();
-    for (const auto& [k, v] : a.labels) {
-      w.Key(k.c_str(), static_cast<rapidjson::SizeType>(k.size()));
-      Str(w, v);
-    }
-    w.EndObject();
-    w.Key("time");
-    Str(w, FormatRfc3339(a.time_nanos));
-    w.Key("value");
-    w.Double(a.value);
-    w.Key("score");
-    w.Double(a.verdict.score);
-    w.Key("expected_low");
-    w.Double(a.verdict.expected_low);
-    w.Key("expected_high");
-    w.Double(a.verdict.expected_high);
-    w.Key("reason");
-    Str(w, detect::ReasonName(a.verdict.reason));
-    w.EndObject();
-  }
+  for (const detect::Anomaly& a : anomalies) WriteAnomaly(w, a);
   w.EndArray();
   w.EndObject();
   return Json(200, sb.GetString());

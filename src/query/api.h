@@ -14,6 +14,7 @@
 
 #include "serve/http_server.h"
 #include "detect/detection.h"
+#include "detect/incidents.h"
 #include "store/backend.h"
 
 namespace ariadne::analytics {
@@ -36,6 +37,8 @@ struct ApiOptions {
   const analytics::Analytics* analytics = nullptr;
   // Anomalies for GET /api/v1/anomalies; 503 there when null.
   const detect::Detection* detection = nullptr;
+  // Incidents for GET /api/v1/incidents; 503 there when null.
+  const detect::IncidentManager* incidents = nullptr;
 };
 
 class QueryApi : public serve::HttpHandler {
@@ -58,6 +61,7 @@ class QueryApi : public serve::HttpHandler {
   serve::HttpResponse Trace(std::string_view id) const;
   serve::HttpResponse Dependencies(const serve::HttpRequest& request) const;
   serve::HttpResponse Anomalies(const serve::HttpRequest& request) const;
+  serve::HttpResponse Incidents(const serve::HttpRequest& request) const;
   serve::HttpResponse CriticalPath(std::string_view id) const;
   serve::HttpResponse SeriesEndpoint(std::string_view path, const serve::HttpRequest& request) const;
   serve::HttpResponse MetricsEndpoint(std::string_view which,

@@ -1,9 +1,12 @@
 // Detection end to end: the simulator plays the hotrod application for 20
 // simulated minutes (as fast as possible, ending now) with one labeled fault
-// — redis fails 30% of its calls from minute 10 to 15 — into `ariadne serve`.
+// — redis fails 30% of its calls from minute 13 to 18 — into `ariadne serve`
+// (so the incident is still open, and its alert active, when the run ends).
 // The anomalies API must name the fault's service, or the callers that see
-// its errors, inside the fault window, on an error series; and report no
-// error-ratio anomaly before the fault starts.
+// its errors, inside the fault window, on an error series, and report no
+// error-ratio anomaly before the fault starts; an incident must cover the
+// fault with redis among its three likeliest causes, and reach a real
+// Alertmanager.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -12,22 +15,26 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { ariadneBin, getJson, makeTempDir, removeDir, startServer, trackChild, waitExit } from './lib/server.mjs';
-import { captureOutput } from './lib/prometheus.mjs';
+import { Alertmanager, captureOutput, until } from './lib/prometheus.mjs';
 
 describe('detection on a simulated fault', () => {
   let server;
   let dir;
   let simOut;
   let truth;
+  let am;
 
   before(async () => {
     dir = await makeTempDir('detection');
+    am = new Alertmanager(dir);
+    await am.start();
     server = await startServer({
-      name: 'detection', args: ['--trace-idle', '2s', '--analytics-lateness', '2s'],
+      name: 'detection',
+      args: ['--trace-idle', '2s', '--analytics-lateness', '2s', '--alertmanager-url', am.url],
     });
     const faults = path.join(dir, 'faults.yaml');
     await fsp.writeFile(faults,
-      'faults:\n  - {id: redis-errors, type: errors, service: redis, start: 10m, duration: 5m, rate: 0.3}\n');
+      'faults:\n  - {id: redis-errors, type: errors, service: redis, start: 13m, duration: 5m, rate: 0.3}\n');
     const truthFile = path.join(dir, 'truth.jsonl');
     const sim = trackChild(spawn(ariadneBin(), [
       'sim', '--topology', 'hotrod', '--duration', '20m', '--rps', '30', '--as-fast-as-possible',
@@ -44,6 +51,7 @@ describe('detection on a simulated fault', () => {
 
   after(async () => {
     if (server) await server.dispose();
+    if (am) await am.stop();
     if (dir) await removeDir(dir);
   });
 
@@ -67,7 +75,30 @@ describe('detection on a simulated fault', () => {
     assert.ok(first - start <= 60, `first error anomaly ${first - start} s after the fault started`);
     const early = anomalies.filter((a) => errorSeries(a) && a.t < start);
     assert.deepEqual(early, [], 'error anomalies before the fault');
+    // An incident covers the fault, and the faulty service is among its
+    // three likeliest causes (ranking it first every time is the aim of
+    // issue 6's trace-based ranking; docs/detection.md).
+    const inc = await getJson(server, '/api/v1/incidents');
+    assert.equal(inc.status, 200, inc.text);
+    const covering = inc.json.incidents.filter((i) =>
+      Date.parse(i.opened) / 1000 <= end && Date.parse(i.last_anomaly) / 1000 >= start);
+    assert.ok(covering.length >= 1, `no incident covers the fault: ${inc.text.slice(0, 3000)}`);
+    const main = covering.reduce((x, y) => (y.anomaly_count > x.anomaly_count ? y : x));
+    console.log(`incident covering the fault: ${JSON.stringify({
+      id: main.id, state: main.state, anomalies: main.anomaly_count,
+      ranking: main.ranking.map((r) => r.service) })}`);
+    const top3 = main.ranking.slice(0, 3).map((r) => r.service);
+    assert.ok(top3.includes('redis'), JSON.stringify(main.ranking));
     const metrics = await (await fetch(server.url('query', '/metrics'))).text();
+    assert.match(metrics, /^ariadne_incidents_total [1-9]/m);
+    // The incident reached a real Alertmanager, labelled with its likeliest cause.
+    const alert = await until('the incident alert in Alertmanager', async () => {
+      const alerts = await am.alerts();
+      return alerts.find((a) => a.labels.alertname === 'AriadneIncident' &&
+        a.labels.incident === String(main.id));
+    }, { timeoutMs: 20_000 });
+    assert.equal(alert.annotations.service, main.ranking[0].service, JSON.stringify(alert));
+    assert.match(alert.annotations.summary, /likeliest cause first: .*redis/);
     assert.match(metrics, /^ariadne_anomaly_score\{series="error_ratio",service="driver",span_kind="SPAN_KIND_SERVER"\} /m);
   });
 });

@@ -172,3 +172,63 @@ export class Prometheus {
     return data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
   }
 }
+
+export const kAlertmanagerBin = process.env.ALERTMANAGER_BIN || '/usr/bin/prometheus-alertmanager';
+
+// A real Alertmanager (Debian's prometheus-alertmanager) on a free port, no
+// clustering, one null receiver; stopped by its pid.
+export class Alertmanager {
+  constructor(dir) {
+    this.dir = dir;
+    this.child = null;
+    this.out = null;
+    this.url = null;
+  }
+
+  async start() {
+    if (!fs.existsSync(kAlertmanagerBin)) {
+      throw new Error(`${kAlertmanagerBin} not found: setup.sh installs Debian's ` +
+        'prometheus-alertmanager (or set ALERTMANAGER_BIN)');
+    }
+    const storage = path.join(this.dir, 'am-data');
+    await fsp.mkdir(storage, { recursive: true });
+    const config = path.join(this.dir, 'alertmanager.yml');
+    await fsp.writeFile(config, 'route:\n  receiver: "null"\nreceivers:\n  - name: "null"\n');
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      const port = await pickFreePort();
+      const child = trackChild(spawn(kAlertmanagerBin, [
+        `--config.file=${config}`, `--storage.path=${storage}`,
+        `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address=',
+      ], { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] }));
+      const out = captureOutput(child);
+      this.child = child;
+      this.out = out;
+      const url = `http://127.0.0.1:${port}`;
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline && child.exitCode === null && child.signalCode === null) {
+        try {
+          if ((await request(`${url}/-/ready`, { timeoutMs: 2_000 })).status === 200) {
+            this.url = url;
+            return;
+          }
+        } catch {
+          // not yet
+        }
+        await sleep(100);
+      }
+      await stopChild(child);
+      if (!/address already in use/i.test(out.text)) break;
+    }
+    throw new Error(`alertmanager did not become ready: ${this.out ? this.out.text.slice(-3000) : ''}`);
+  }
+
+  async stop() {
+    await stopChild(this.child);
+  }
+
+  async alerts() {
+    const res = await request(`${this.url}/api/v2/alerts`, { timeoutMs: 10_000 });
+    assert.equal(res.status, 200, res.text());
+    return res.json();
+  }
+}
