@@ -77,18 +77,13 @@ void Detection::OnValue(std::string_view name, const analytics::Labels& labels,
     // A step written again (a re-read resource range) or out of order is not new.
     if (w.detector.points() > 0 && time_nanos <= w.last_time) return;
     w.last_time = time_nanos;
-    const Verdict before = w.last;
     w.last = w.detector.Update(static_cast<int64_t>(time_nanos / 1'000'000'000ull), value);
     if (w.last.score >= options_.threshold) {
       if (!w.alarmed) {
-        // The range of the point before, which the anomaly had not touched.
+        // The verdict's range is the one before this point was learnt from.
         w.alarmed = true;
-        w.normal_low = std::min(before.expected_low, w.last.expected_low);
-        w.normal_high = std::min(before.expected_high, w.last.expected_high);
-        if (before.expected_high <= before.expected_low) {
-          w.normal_low = w.last.expected_low;
-          w.normal_high = w.last.expected_high;
-        }
+        w.normal_low = w.last.expected_low;
+        w.normal_high = w.last.expected_high;
       }
       ++anomalies_total_;
       anomalies_.push_back(Anomaly{w.name, w.labels, time_nanos, value, w.last});

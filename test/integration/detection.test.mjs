@@ -70,9 +70,9 @@ describe('detection on a simulated fault', () => {
     const hits = anomalies.filter((a) => errorSeries(a) && involved(a) && a.t >= start && a.t <= end);
     assert.ok(hits.length > 0,
       `no error anomaly in [${fault.start}, ${fault.end}]: ${JSON.stringify(anomalies, null, 1).slice(0, 3000)}`);
-    // Detected within a minute of the start.
+    // Detected within 90 s of the start (a 10 s step, plus lateness, plus a few steps to stand out).
     const first = Math.min(...hits.map((a) => a.t));
-    assert.ok(first - start <= 60, `first error anomaly ${first - start} s after the fault started`);
+    assert.ok(first - start <= 90, `first error anomaly ${first - start} s after the fault started`);
     const early = anomalies.filter((a) => errorSeries(a) && a.t < start);
     assert.deepEqual(early, [], 'error anomalies before the fault');
     // An incident covers the fault, and the faulty service is among its

@@ -68,11 +68,15 @@ describe('resource series from Prometheus', () => {
         ? r.json.series[0] : undefined;
     }, { timeoutMs: 30_000 }).catch((e) => assert.fail(`${e.message}${diagnostics()}`));
     for (const [, v] of cpu.points) assert.ok(Number.isFinite(v) && v >= 0, `cpu ${v}`);
-    const names = await getJson(server, '/api/v1/series/labels?name=memory_bytes&label=service');
+    // The puller runs its queries one after the other: memory may land a
+    // moment after CPU.
+    const names = await until('memory_bytes for frontend, cartservice and redis-cart', async () => {
+      const r = await getJson(server, '/api/v1/series/labels?name=memory_bytes&label=service');
+      return r.status === 200 &&
+        ['frontend', 'cartservice', 'redis-cart'].every((svc) => r.json.values.includes(svc))
+        ? r : undefined;
+    }, { timeoutMs: 30_000 }).catch((e) => assert.fail(`${e.message}${diagnostics()}`));
     assert.equal(names.status, 200);
-    for (const svc of ['frontend', 'cartservice', 'redis-cart']) {
-      assert.ok(names.json.values.includes(svc), `memory_bytes for ${svc}: ${JSON.stringify(names.json)}`);
-    }
     const mem = await getJson(server, '/api/v1/series?name=memory_bytes&service=cartservice&start=0');
     assert.ok(mem.json.series[0].points.every(([, v]) => v > 0), JSON.stringify(mem.json));
     const metrics = await (await fetch(server.url('query', '/metrics'))).text();
