@@ -268,6 +268,32 @@ void AppendFamily(std::string* out, std::string_view name, std::string_view type
   out->append(name).append(" ").append(type).append("\n");
 }
 
+void AppendHistogram(std::string* out, std::string_view name, const Labels& labels,
+                     const std::vector<double>& bounds, const std::vector<double>& counts,
+                     double sum, double count) {
+  Labels with_le = labels;
+  with_le.emplace_back("le", "");
+  const std::string bucket = std::string(name) + "_bucket";
+  double cumulative = 0;
+  for (size_t i = 0; i <= bounds.size(); ++i) {
+    cumulative += counts[i];
+    with_le.back().second.clear();
+    if (i < bounds.size()) {
+      AppendNumber(&with_le.back().second, bounds[i]);
+    } else {
+      with_le.back().second = "+Inf";
+    }
+    AppendSample(out, bucket, with_le, cumulative);
+  }
+  AppendSample(out, std::string(name) + "_sum", labels, sum);
+  AppendSample(out, std::string(name) + "_count", labels, count);
+}
+
+size_t BucketIndex(const std::vector<double>& bounds, double v) {
+  // Prometheus buckets are upper-inclusive: the first bound >= v.
+  return static_cast<size_t>(std::lower_bound(bounds.begin(), bounds.end(), v) - bounds.begin());
+}
+
 std::string LabelName(std::string_view key) {
   std::string out;
   for (char c : key) {

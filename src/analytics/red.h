@@ -112,6 +112,14 @@ void AppendLabelValue(std::string* out, std::string_view v);
 void AppendSample(std::string* out, std::string_view name, const Labels& labels, double value);
 void AppendFamily(std::string* out, std::string_view name, std::string_view type,
                   std::string_view help);
+// A histogram's _bucket (cumulative, with le), _sum and _count samples;
+// `counts` has one entry per bound plus the +Inf bucket, not cumulative.
+void AppendHistogram(std::string* out, std::string_view name, const Labels& labels,
+                     const std::vector<double>& bounds, const std::vector<double>& counts,
+                     double sum, double count);
+// The bucket of `v`: the first bound >= v (Prometheus buckets are
+// upper-inclusive), bounds.size() for +Inf.
+size_t BucketIndex(const std::vector<double>& bounds, double v);
 // A Prometheus label name from an attribute key ("http.method" -> "http_method").
 std::string LabelName(std::string_view attribute_key);
 

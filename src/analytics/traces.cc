@@ -47,27 +47,6 @@ std::pair<std::string_view, ConnectionType> Peer(const model::SpanBatch& b, uint
   return {{}, type};
 }
 
-void AppendHistogram(std::string* out, std::string_view name, const Labels& labels,
-                     const std::vector<double>& bounds, const std::vector<double>& counts,
-                     double sum, double count) {
-  Labels with_le = labels;
-  with_le.emplace_back("le", "");
-  const std::string bucket = std::string(name) + "_bucket";
-  double cumulative = 0;
-  for (size_t i = 0; i <= bounds.size(); ++i) {
-    cumulative += counts[i];
-    with_le.back().second.clear();
-    if (i < bounds.size()) {
-      AppendNumber(&with_le.back().second, bounds[i]);
-    } else {
-      with_le.back().second = "+Inf";
-    }
-    AppendSample(out, bucket, with_le, cumulative);
-  }
-  AppendSample(out, std::string(name) + "_sum", labels, sum);
-  AppendSample(out, std::string(name) + "_count", labels, count);
-}
-
 }  // namespace
 
 std::string_view ConnectionTypeName(ConnectionType t) {
@@ -188,11 +167,7 @@ void TraceAnalytics::AddEdge(uint32_t client, uint32_t server, ConnectionType ty
     edge_names_.emplace_back(strings_[client], strings_[server]);
   }
   Edge& e = *it->second;
-  auto bucket = [&](double v) {
-    return static_cast<size_t>(
-        std::lower_bound(options_.buckets_seconds.begin(), options_.buckets_seconds.end(), v) -
-        options_.buckets_seconds.begin());
-  };
+  auto bucket = [&](double v) { return BucketIndex(options_.buckets_seconds, v); };
   e.requests += weight;
   if (failed) e.failed += weight;
   e.server_sum += server_seconds * weight;
