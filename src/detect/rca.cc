@@ -441,7 +441,9 @@ std::vector<RcaCandidate> RankRootCauses(const RcaData& data, const RcaOptions& 
     }
   }
   // Resources: how far above its normal range a series went, and when first.
-  const uint64_t n0 = data.normal.start_nanos, n1 = data.normal.end_nanos;
+  const bool own_range = data.resources_normal_end > data.resources_normal_start;
+  const uint64_t n0 = own_range ? data.resources_normal_start : data.normal.start_nanos;
+  const uint64_t n1 = own_range ? data.resources_normal_end : data.normal.end_nanos;
   const uint64_t a0 = data.anomalous.start_nanos, a1 = data.anomalous.end_nanos;
   for (const RcaResource& r : data.resources) {
     std::vector<double> normal;

@@ -71,6 +71,10 @@ class RcaData {
   RcaWindow normal;
   RcaWindow anomalous;
   std::vector<RcaResource> resources;
+  // The time range resource series are normal in; 0, 0 = the normal
+  // window's (set it when the normal spans are not the time just before).
+  uint64_t resources_normal_start = 0;
+  uint64_t resources_normal_end = 0;
 
   // Adds one span. Trace ids are any bytes unique per trace; span ids 0 are
   // not allowed (0 means "no parent").

@@ -30,6 +30,8 @@ constexpr std::string_view kCsvHeader = "timestamp,value";
 constexpr std::string_view kWindowsFile = "labels/combined_windows.json";
 constexpr size_t kMaxProbationaryRows = 750;  // 0.15 * 5000
 
+}  // namespace
+
 absl::StatusOr<std::string> ReadFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -44,13 +46,16 @@ absl::StatusOr<std::string> ReadFile(const fs::path& path) {
   return std::move(buffer).str();
 }
 
+namespace {
+
 bool TwoDigits(std::string_view s, size_t at, int* out) {
   if (s[at] < '0' || s[at] > '9' || s[at + 1] < '0' || s[at + 1] > '9') return false;
   *out = (s[at] - '0') * 10 + (s[at + 1] - '0');
   return true;
 }
 
-// `YYYY-MM-DD HH:MM:SS` (exactly) as unix seconds, the time read as UTC.
+}  // namespace
+
 bool ParseTimestamp(std::string_view s, int64_t* out) {
   if (s.size() != 19 || s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' ||
       s[16] != ':') {
@@ -72,6 +77,8 @@ bool ParseTimestamp(std::string_view s, int64_t* out) {
   *out = absl::ToUnixSeconds(absl::FromCivil(cs, absl::UTCTimeZone()));
   return true;
 }
+
+namespace {
 
 // A window bound: `YYYY-MM-DD HH:MM:SS` with an optional `.ffffff`. Sets
 // *fraction_is_zero so that the caller can say a non-zero fraction is no row.

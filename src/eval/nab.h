@@ -53,9 +53,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <ostream>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -63,6 +65,11 @@
 #include "absl/status/statusor.h"
 
 namespace ariadne::eval {
+
+// Shared by the evaluations' loaders: a whole file (NotFound if absent), and
+// `YYYY-MM-DD HH:MM:SS` (exactly) as Unix seconds, read as UTC.
+absl::StatusOr<std::string> ReadFile(const std::filesystem::path& path);
+bool ParseTimestamp(std::string_view text, int64_t* unix_seconds);
 
 // A labeled anomaly window: rows first_row..last_row of its file, both included.
 struct NabWindow {
