@@ -14,10 +14,12 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "analytics/analytics.h"
 #include "analytics/prom_client.h"
 #include "detect/detection.h"
 #include "detect/incidents.h"
+#include "detect/root_cause.h"
 #include "detect/notify.h"
 #include "common/admission.h"
 #include "common/strings.h"
@@ -252,15 +254,24 @@ detect::Alert IncidentAlert(const detect::Incident& i) {
   a.labels["alertname"] = "AriadneIncident";
   a.labels["incident"] = absl::StrCat(i.id);
   a.labels["severity"] = "warning";
-  if (!i.ranking.empty()) a.annotations["service"] = i.ranking.front().service;
-  std::string services;
-  for (const detect::RankedService& r : i.ranking) {
-    if (!services.empty()) services += ", ";
-    services += r.service;
+  // The trace-based ranking once there is one; until then the first one.
+  std::vector<std::string> services;
+  for (const detect::RcaCandidate& c : i.root_causes) services.push_back(c.service);
+  if (services.empty()) {
+    for (const detect::RankedService& r : i.ranking) services.push_back(r.service);
   }
+  if (!services.empty()) a.annotations["service"] = services.front();
   a.annotations["summary"] = absl::StrCat("Incident ", i.id, ": ", i.anomaly_count,
-                                          " anomalies; likeliest cause first: ", services);
-  if (!i.ranking.empty()) a.annotations["description"] = i.ranking.front().evidence;
+                                          " anomalies; likeliest cause first: ",
+                                          absl::StrJoin(services, ", "));
+  if (!i.root_causes.empty()) {
+    a.annotations["description"] = i.root_causes.front().explanation;
+    if (!i.root_causes.front().exemplar_trace_ids.empty()) {
+      a.annotations["trace_id"] = i.root_causes.front().exemplar_trace_ids.front();
+    }
+  } else if (!i.ranking.empty()) {
+    a.annotations["description"] = i.ranking.front().evidence;
+  }
   a.starts_at_nanos = i.opened_nanos;
   a.ends_at_nanos = i.open ? 0 : i.resolved_nanos;
   return a;
@@ -270,10 +281,15 @@ std::string IncidentWebhookJson(const detect::Incident& i) {
   std::string out = absl::StrCat("{\"id\":", i.id, ",\"state\":\"", i.open ? "open" : "resolved",
                                  "\",\"opened_unix_nano\":", i.opened_nanos,
                                  ",\"anomaly_count\":", i.anomaly_count, ",\"ranking\":[");
-  for (size_t k = 0; k < i.ranking.size(); ++k) {
+  std::vector<std::string> services;
+  for (const detect::RcaCandidate& c : i.root_causes) services.push_back(c.service);
+  if (services.empty()) {
+    for (const detect::RankedService& r : i.ranking) services.push_back(r.service);
+  }
+  for (size_t k = 0; k < services.size(); ++k) {
     if (k > 0) out += ',';
     out += '"';
-    for (char ch : i.ranking[k].service) {
+    for (char ch : services[k]) {
       if (ch == '"' || ch == '\\') out += '\\';
       if (static_cast<unsigned char>(ch) >= 0x20) out += ch;
     }
@@ -381,6 +397,7 @@ int RunServe(const ServerConfig& config) {
   std::unique_ptr<detect::IncidentManager> incidents;  // detection calls it
   std::unique_ptr<detect::Detection> detection;  // outlives analytics, which calls it
   std::unique_ptr<analytics::Analytics> analytics;
+  std::unique_ptr<detect::RootCauseRanker> root_causes;  // reads incidents, the store, series
   if (config.analytics_enabled) {
     analytics::AnalyticsOptions o;
     o.series.step_nanos = static_cast<uint64_t>(*query::ParseDurationNanos(config.analytics_step));
@@ -424,6 +441,9 @@ int RunServe(const ServerConfig& config) {
         [a = analytics.get()](const std::shared_ptr<const model::SpanBatch>& batch) {
           a->Enqueue(batch);
         });
+    root_causes = std::make_unique<detect::RootCauseRanker>(&store, &analytics->series(),
+                                                            incidents.get());
+    root_causes->Start();
   }
   // CPU and memory per service from the user's Prometheus join the series.
   std::optional<analytics::PromClient> prom_client;

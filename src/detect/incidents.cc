@@ -1,6 +1,7 @@
 #include "detect/incidents.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -198,6 +199,7 @@ void IncidentManager::Advance(uint64_t now) {
   std::vector<Incident> resolved;
   {
     absl::MutexLock lock(&mu_);
+    now_ = std::max(now_, now);
     for (Incident& i : incidents_) {
       if (i.open && now >= i.last_anomaly_nanos + options_.quiet_period_nanos) {
         i.open = false;
@@ -209,6 +211,26 @@ void IncidentManager::Advance(uint64_t now) {
   if (on_change_) {
     for (const Incident& i : resolved) on_change_(i);
   }
+}
+
+uint64_t IncidentManager::now_nanos() const {
+  absl::MutexLock lock(&mu_);
+  return now_;
+}
+
+void IncidentManager::SetRootCauses(uint64_t id, std::vector<RcaCandidate> candidates,
+                                    uint64_t at_nanos) {
+  std::optional<Incident> changed;
+  {
+    absl::MutexLock lock(&mu_);
+    for (Incident& i : incidents_) {
+      if (i.id != id) continue;
+      i.root_causes = std::move(candidates);
+      i.root_causes_nanos = at_nanos;
+      changed = i;
+    }
+  }
+  if (changed && on_change_) on_change_(*changed);
 }
 
 std::vector<Incident> IncidentManager::Incidents(bool open_only) const {

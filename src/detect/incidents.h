@@ -31,6 +31,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "detect/detection.h"
+#include "detect/rca.h"
 
 namespace ariadne::detect {
 
@@ -61,6 +62,10 @@ struct Incident {
   std::vector<Anomaly> anomalies;   // the first max_anomalies_per_incident
   int anomaly_count = 0;
   std::vector<RankedService> ranking;
+  // The trace-based ranking (rca.h, root_cause.h), when there is one, and
+  // the series time it was made at.
+  std::vector<RcaCandidate> root_causes;
+  uint64_t root_causes_nanos = 0;
 };
 
 class IncidentManager {
@@ -79,6 +84,12 @@ class IncidentManager {
   // The series' time moved on to `now`: incidents quiet since then resolve.
   void Advance(uint64_t now_nanos);
 
+  // The newest series time Advance() has seen.
+  uint64_t now_nanos() const;
+  // Replaces incident `id`'s trace-based ranking (made at series time
+  // `at_nanos`); on_change is called with the incident.
+  void SetRootCauses(uint64_t id, std::vector<RcaCandidate> candidates, uint64_t at_nanos);
+
   // Newest first; `open_only` leaves resolved ones out.
   std::vector<Incident> Incidents(bool open_only) const;
   std::string MetricsText() const;
@@ -94,6 +105,7 @@ class IncidentManager {
   std::deque<Incident> incidents_ ABSL_GUARDED_BY(mu_);  // oldest first
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t opened_total_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t now_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // The service an anomaly is about, and the other one involved (edges: the

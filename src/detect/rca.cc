@@ -72,23 +72,26 @@ std::string_view PeerOf(const model::SpanBatch& b, uint32_t row) {
 
 }  // namespace
 
+void RcaData::AddSpan(RcaWindow* w, const model::SpanBatch& b, uint32_t row) {
+  const uint64_t span = IdOf(b.span_id[row].data());
+  if (span == 0) return;
+  const model::Scope& scope = b.scopes[b.scope[row]];
+  std::string_view service = b.resources[scope.resource].service_name;
+  if (service.empty()) service = "unknown_service";
+  char hex[32];
+  for (size_t i = 0; i < 16; ++i) {
+    hex[2 * i] = "0123456789abcdef"[b.trace_id[row][i] >> 4];
+    hex[2 * i + 1] = "0123456789abcdef"[b.trace_id[row][i] & 15];
+  }
+  Add(w, std::string_view(hex, 32), span, IdOf(b.parent_span_id[row].data()), service,
+      b.name[row], b.kind[row], b.start_unix_nano[row], b.end_unix_nano[row],
+      b.status_code[row] == model::StatusCode::kError, PeerOf(b, row));
+}
+
 void RcaData::AddBatch(RcaWindow* w, const model::SpanBatch& b, uint64_t from, uint64_t to) {
   for (uint32_t row = 0; row < b.size(); ++row) {
     const uint64_t start = b.start_unix_nano[row];
-    if (start < from || start >= to) continue;
-    const uint64_t span = IdOf(b.span_id[row].data());
-    if (span == 0) continue;
-    const model::Scope& scope = b.scopes[b.scope[row]];
-    std::string_view service = b.resources[scope.resource].service_name;
-    if (service.empty()) service = "unknown_service";
-    char hex[32];
-    for (size_t i = 0; i < 16; ++i) {
-      hex[2 * i] = "0123456789abcdef"[b.trace_id[row][i] >> 4];
-      hex[2 * i + 1] = "0123456789abcdef"[b.trace_id[row][i] & 15];
-    }
-    Add(w, std::string_view(hex, 32),
-        span, IdOf(b.parent_span_id[row].data()), service, b.name[row], b.kind[row], start,
-        b.end_unix_nano[row], b.status_code[row] == model::StatusCode::kError, PeerOf(b, row));
+    if (start >= from && start < to) AddSpan(w, b, row);
   }
   if (from < w->start_nanos || w->start_nanos == 0) w->start_nanos = from;
   if (to > w->end_nanos && to != UINT64_MAX) w->end_nanos = to;
@@ -113,6 +116,9 @@ struct OpStats {
   uint32_t spans = 0;
   uint32_t error_origins = 0;
   std::vector<uint32_t> origin_spans;
+  // Per chunk of the window (see Analyse): spans and error origins.
+  absl::flat_hash_map<uint32_t, uint32_t> chunk_spans;
+  absl::flat_hash_map<uint32_t, uint32_t> chunk_origins;
   absl::flat_hash_map<uint64_t, uint32_t> signatures;  // call set -> spans
   std::vector<std::pair<uint64_t, uint32_t>> span_signatures;  // (signature, span)
 };
@@ -120,6 +126,11 @@ struct OpStats {
 struct WindowStats {
   double seconds = 1;
   size_t traces = 0;
+  // The window cut into chunks as long as the anomalous window, so that the
+  // normal window's own variation from one such stretch to the next is
+  // known: a chunk per span, and traces per chunk.
+  std::vector<uint32_t> chunk;
+  absl::flat_hash_map<uint32_t, uint32_t> chunk_traces;
   absl::flat_hash_map<uint64_t, OpStats> ops;
   absl::flat_hash_map<uint64_t, uint32_t> edges;  // caller service -> callee service: calls
 };
@@ -129,19 +140,27 @@ uint64_t Mix(uint64_t h, uint64_t v) {
   return h * 0xff51afd7ed558ccdull;
 }
 
-WindowStats Analyse(const RcaWindow& w) {
+WindowStats Analyse(const RcaWindow& w, uint64_t chunk_nanos) {
   WindowStats st;
   const size_t n = w.size();
+  st.chunk.resize(n, 0);
+  if (chunk_nanos > 0) {
+    for (size_t i = 0; i < n; ++i) {
+      st.chunk[i] = static_cast<uint32_t>((w.start[i] - std::min(w.start[i], w.start_nanos)) / chunk_nanos);
+    }
+  }
   st.seconds = std::max(1.0, static_cast<double>(w.end_nanos - std::min(w.start_nanos, w.end_nanos)) / 1e9);
   // Spans by (trace, span id); children in CSR form.
   absl::flat_hash_map<std::pair<uint32_t, uint64_t>, uint32_t> index;
   index.reserve(n);
-  absl::flat_hash_map<uint32_t, bool> traces;
+  absl::flat_hash_map<uint32_t, uint32_t> trace_chunk;  // a trace's chunk: its first span's
   for (uint32_t i = 0; i < n; ++i) {
     index.try_emplace({w.trace[i], w.span_id[i]}, i);
-    traces.try_emplace(w.trace[i], true);
+    auto [it, inserted] = trace_chunk.try_emplace(w.trace[i], st.chunk[i]);
+    if (!inserted) it->second = std::min(it->second, st.chunk[i]);
   }
-  st.traces = traces.size();
+  st.traces = trace_chunk.size();
+  for (const auto& [t, c] : trace_chunk) ++st.chunk_traces[c];
   std::vector<int64_t> parent(n, -1);
   std::vector<uint32_t> child_count(n + 1, 0);
   for (uint32_t i = 0; i < n; ++i) {
@@ -231,6 +250,7 @@ WindowStats Analyse(const RcaWindow& w) {
                          first[i + 1] > first[i] && calls_out;
     OpStats& os = st.ops[Key(service, w.operation[i])];
     ++os.spans;
+    ++os.chunk_spans[st.chunk[i]];
     if (!is_call) {
       os.self.push_back(self);
       os.self_span.push_back(i);
@@ -263,6 +283,7 @@ WindowStats Analyse(const RcaWindow& w) {
       // (Last: inserting may move `os`.)
       OpStats& target = st.ops[Key(blame, w.operation[i])];
       ++target.error_origins;
+      ++target.chunk_origins[st.chunk[i]];
       target.origin_spans.push_back(i);
     }
   }
@@ -283,21 +304,45 @@ struct Found {
   std::vector<uint32_t> spans;  // exemplar spans (anomalous window), best first
 };
 
+// The standard deviation of `values` (0 with fewer than 3).
+double Spread(const std::vector<double>& values) {
+  if (values.size() < 3) return 0;
+  double sum = 0, sum2 = 0;
+  for (double v : values) {
+    sum += v;
+    sum2 += v * v;
+  }
+  const double n = static_cast<double>(values.size());
+  return std::sqrt(std::max(0.0, sum2 / n - (sum / n) * (sum / n)));
+}
+
 // How much more of `a` lies above the normal median than `n` has, in
-// seconds per second of the anomalous window; nothing if within noise.
-bool ExcessOverMedian(const std::vector<double>& n, const std::vector<double>& a,
-                      const std::vector<uint32_t>& a_spans, double seconds, const RcaOptions& o,
-                      Found* f) {
+// seconds per second of the anomalous window; nothing if within noise. The
+// noise is the larger of the sampling error of the anomalous mean and the
+// spread of the same mean over the normal window's chunks (`n_chunk`: each
+// normal value's chunk), so that what varies anyway from one stretch of
+// normal time to the next is not evidence.
+bool ExcessOverMedian(const std::vector<double>& n, const std::vector<uint32_t>& n_chunk,
+                      const std::vector<double>& a, const std::vector<uint32_t>& a_spans,
+                      double seconds, const RcaOptions& o, Found* f) {
   if (n.size() < o.min_normal_spans || a.empty()) return false;
   const double med = Quantile(n, 0.5);
   double sum = 0, sum2 = 0;
-  for (double x : n) {
-    const double e = std::max(0.0, x - med);
+  absl::flat_hash_map<uint32_t, std::pair<double, uint32_t>> chunks;
+  for (size_t i = 0; i < n.size(); ++i) {
+    const double e = std::max(0.0, n[i] - med);
     sum += e;
     sum2 += e * e;
+    auto& c = chunks[n_chunk[i]];
+    c.first += e;
+    ++c.second;
   }
   const double mean_n = sum / static_cast<double>(n.size());
   const double sd_n = std::sqrt(std::max(0.0, sum2 / static_cast<double>(n.size()) - mean_n * mean_n));
+  std::vector<double> chunk_means;
+  for (const auto& [c, v] : chunks) {
+    if (v.second >= 3) chunk_means.push_back(v.first / v.second);
+  }
   double sum_a = 0;
   for (double x : a) sum_a += std::max(0.0, x - med);
   const double mean_a = sum_a / static_cast<double>(a.size());
@@ -305,7 +350,7 @@ bool ExcessOverMedian(const std::vector<double>& n, const std::vector<double>& a
   // with a floor (1% of the median, 10 µs) so identical normal values do not
   // make every change significant.
   const double se = std::max(sd_n, std::max(0.01 * med, 1e-5)) / std::sqrt(static_cast<double>(a.size()));
-  if ((mean_a - mean_n) / se < o.min_z) return false;
+  if ((mean_a - mean_n) / std::max(se, Spread(chunk_means)) < o.min_z) return false;
   f->added = (mean_a - mean_n) * static_cast<double>(a.size()) / seconds;
   f->normal = med;
   f->anomalous = Quantile(a, 0.5);
@@ -318,16 +363,35 @@ bool ExcessOverMedian(const std::vector<double>& n, const std::vector<double>& a
   return true;
 }
 
-// Counts above what the normal rate predicts (Poisson), per second.
+// A count above what the normal rate (count / base) predicts: beyond
+// Poisson noise and beyond the rate's spread over the normal window's chunks
+// (`chunk_rates`). Sets the added count per second.
 bool ExcessCount(double normal_count, double normal_base, double anomalous_count,
-                 double anomalous_base, double seconds, const RcaOptions& o, Found* f) {
-  if (anomalous_count <= 0) return false;
-  const double expected = normal_base > 0 ? normal_count / normal_base * anomalous_base : 0;
-  if ((anomalous_count - expected) / std::sqrt(expected + 1) < o.min_z) return false;
+                 double anomalous_base, const std::vector<double>& chunk_rates, double seconds,
+                 const RcaOptions& o, Found* f) {
+  if (anomalous_count <= 0 || anomalous_base <= 0) return false;
+  const double rate_n = normal_base > 0 ? normal_count / normal_base : 0;
+  const double rate_a = anomalous_count / anomalous_base;
+  const double expected = rate_n * anomalous_base;
+  const double noise = std::max(std::sqrt(expected + 1) / anomalous_base, Spread(chunk_rates));
+  if ((rate_a - rate_n) / noise < o.min_z) return false;
   f->added = (anomalous_count - expected) / seconds;
-  f->normal = normal_base > 0 ? normal_count / normal_base : 0;
-  f->anomalous = anomalous_base > 0 ? anomalous_count / anomalous_base : 0;
+  f->normal = rate_n;
+  f->anomalous = rate_a;
   return true;
+}
+
+// Per chunk: numerator / denominator, for chunks with a denominator of at least `min`.
+std::vector<double> ChunkRates(const absl::flat_hash_map<uint32_t, uint32_t>& numerator,
+                               const absl::flat_hash_map<uint32_t, uint32_t>& denominator,
+                               uint32_t min) {
+  std::vector<double> out;
+  for (const auto& [c, d] : denominator) {
+    if (d < min) continue;
+    auto it = numerator.find(c);
+    out.push_back(it == numerator.end() ? 0.0 : static_cast<double>(it->second) / d);
+  }
+  return out;
 }
 
 struct ServiceEvidence {
@@ -366,8 +430,10 @@ std::string Explain(const RcaData& data, const std::string& service, const RcaEv
 }  // namespace
 
 std::vector<RcaCandidate> RankRootCauses(const RcaData& data, const RcaOptions& o) {
-  const WindowStats ns = Analyse(data.normal);
-  const WindowStats as = Analyse(data.anomalous);
+  const uint64_t chunk = std::max<uint64_t>(
+      1'000'000'000ull, data.anomalous.end_nanos - std::min(data.anomalous.end_nanos, data.anomalous.start_nanos));
+  const WindowStats ns = Analyse(data.normal, chunk);
+  const WindowStats as = Analyse(data.anomalous, 0);
   const double secs = as.seconds;
   absl::flat_hash_map<uint32_t, ServiceEvidence> ev;
   // Services only resource series name get ids past the interned names.
@@ -399,17 +465,22 @@ std::vector<RcaCandidate> RankRootCauses(const RcaData& data, const RcaOptions& 
     auto nit = ns.ops.find(key);
     const OpStats& n = nit == ns.ops.end() ? kEmpty : nit->second;
     Found f;
-    if (ExcessOverMedian(n.self, a.self, a.self_span, secs, o, &f)) {
+    std::vector<uint32_t> chunks;
+    for (uint32_t span : n.self_span) chunks.push_back(ns.chunk[span]);
+    if (ExcessOverMedian(n.self, chunks, a.self, a.self_span, secs, o, &f)) {
       record(service, kLatency, op, data.Name(op), std::move(f));
     }
     f = Found();
-    if (ExcessOverMedian(n.gap, a.gap, a.gap_span, secs, o, &f)) {
+    chunks.clear();
+    for (uint32_t span : n.gap_span) chunks.push_back(ns.chunk[span]);
+    if (ExcessOverMedian(n.gap, chunks, a.gap, a.gap_span, secs, o, &f)) {
       record(service, kNetwork, op, data.Name(op), std::move(f));
     }
     f = Found();
     // Error origins, against the traffic: the normal rate per trace.
     if (ExcessCount(n.error_origins, static_cast<double>(ns.traces), a.error_origins,
-                    static_cast<double>(as.traces), secs, o, &f)) {
+                    static_cast<double>(as.traces), ChunkRates(n.chunk_origins, ns.chunk_traces, 10),
+                    secs, o, &f)) {
       f.normal = n.spans ? static_cast<double>(n.error_origins) / n.spans : 0;
       f.anomalous = a.spans ? static_cast<double>(a.error_origins) / a.spans : 0;
       for (size_t j = 0; j < std::min(o.exemplars, a.origin_spans.size()); ++j) {
@@ -421,8 +492,12 @@ std::vector<RcaCandidate> RankRootCauses(const RcaData& data, const RcaOptions& 
     if (n.spans >= o.min_normal_spans && a.spans > 0) {
       const double rare = o.rare_signature * n.spans;
       double rare_n = 0;
-      for (const auto& [sig, count] : n.signatures) {
-        if (count < rare) rare_n += count;
+      absl::flat_hash_map<uint32_t, uint32_t> rare_chunks;
+      for (const auto& [sig, span] : n.span_signatures) {
+        if (n.signatures.at(sig) < rare) {
+          ++rare_n;
+          ++rare_chunks[ns.chunk[span]];
+        }
       }
       double rare_a = 0;
       std::vector<uint32_t> spans;
@@ -434,7 +509,8 @@ std::vector<RcaCandidate> RankRootCauses(const RcaData& data, const RcaOptions& 
         }
       }
       f = Found();
-      if (ExcessCount(rare_n, n.spans, rare_a, a.spans, secs, o, &f)) {
+      if (ExcessCount(rare_n, n.spans, rare_a, a.spans, ChunkRates(rare_chunks, n.chunk_spans, 10),
+                      secs, o, &f)) {
         f.spans = std::move(spans);
         record(service, kBehaviour, op, data.Name(op), std::move(f));
       }

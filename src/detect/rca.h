@@ -85,6 +85,8 @@ class RcaData {
   // 32 lowercase hex digits.
   void AddBatch(RcaWindow* window, const model::SpanBatch& batch, uint64_t from_nanos,
                 uint64_t to_nanos);
+  // Adds span `row` of `batch` (trace id in hex, as AddBatch).
+  void AddSpan(RcaWindow* window, const model::SpanBatch& batch, uint32_t row);
 
   // Names are interned; id 0 is "".
   uint32_t Intern(std::string_view name);

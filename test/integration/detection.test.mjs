@@ -5,7 +5,7 @@
 // The anomalies API must name the fault's service, or the callers that see
 // its errors, inside the fault window, on an error series, and report no
 // error-ratio anomaly before the fault starts; an incident must cover the
-// fault with redis among its three likeliest causes, and reach a real
+// fault with redis first in its trace-based ranking, and reach a real
 // Alertmanager.
 
 import assert from 'node:assert/strict';
@@ -75,30 +75,52 @@ describe('detection on a simulated fault', () => {
     assert.ok(first - start <= 90, `first error anomaly ${first - start} s after the fault started`);
     const early = anomalies.filter((a) => errorSeries(a) && a.t < start);
     assert.deepEqual(early, [], 'error anomalies before the fault');
-    // An incident covers the fault, and the faulty service is among its
-    // three likeliest causes (ranking it first every time is the aim of
-    // issue 6's trace-based ranking; docs/detection.md).
-    const inc = await getJson(server, '/api/v1/incidents');
-    assert.equal(inc.status, 200, inc.text);
-    const covering = inc.json.incidents.filter((i) =>
-      Date.parse(i.opened) / 1000 <= end && Date.parse(i.last_anomaly) / 1000 >= start);
-    assert.ok(covering.length >= 1, `no incident covers the fault: ${inc.text.slice(0, 3000)}`);
-    const main = covering.reduce((x, y) => (y.anomaly_count > x.anomaly_count ? y : x));
+    // An incident covers the fault; its first (anomaly-based) ranking has
+    // the faulty service among its three likeliest causes, and the
+    // trace-based ranking (made from the store once the incident is 30 s
+    // old) names it first, with its evidence and exemplar traces.
+    let inc;
+    let main;
+    await until('the trace-based ranking of the incident covering the fault', async () => {
+      inc = await getJson(server, '/api/v1/incidents');
+      assert.equal(inc.status, 200, inc.text);
+      const covering = inc.json.incidents.filter((i) =>
+        Date.parse(i.opened) / 1000 <= end && Date.parse(i.last_anomaly) / 1000 >= start);
+      if (covering.length === 0) return false;
+      main = covering.reduce((x, y) => (y.anomaly_count > x.anomaly_count ? y : x));
+      return main.root_causes.length > 0;
+    }, { timeoutMs: 20_000 }).catch(() => {});
+    assert.ok(main, `no incident covers the fault: ${inc.text.slice(0, 3000)}`);
     console.log(`incident covering the fault: ${JSON.stringify({
       id: main.id, state: main.state, anomalies: main.anomaly_count,
-      ranking: main.ranking.map((r) => r.service) })}`);
+      ranking: main.ranking.map((r) => r.service),
+      root_causes: main.root_causes.map((c) => `${c.service} ${c.score.toFixed(2)}: ${c.explanation}`) })}`);
     const top3 = main.ranking.slice(0, 3).map((r) => r.service);
     assert.ok(top3.includes('redis'), JSON.stringify(main.ranking));
+    assert.ok(main.root_causes.length > 0, `no trace-based ranking: ${JSON.stringify(main)}`);
+    const cause = main.root_causes[0];
+    assert.equal(cause.service, 'redis', JSON.stringify(main.root_causes));
+    assert.equal(cause.evidence[0].kind, 'errors', JSON.stringify(cause));
+    assert.ok(cause.evidence[0].anomalous > 0.15 && cause.evidence[0].anomalous < 0.45,
+      `redis fails 30% of calls; the evidence says ${cause.evidence[0].anomalous}`);
+    assert.match(cause.explanation, /errors originate in redis/);
+    assert.ok(cause.exemplar_trace_ids.length > 0);
+    const exemplar = await getJson(server, `/api/traces/${cause.exemplar_trace_ids[0]}`);
+    assert.equal(exemplar.status, 200, exemplar.text);
+    assert.ok(exemplar.json.data[0].spans.some((s) =>
+      exemplar.json.data[0].processes[s.processID].serviceName === 'redis' &&
+      s.tags.some((t) => t.key === 'error' && t.value === true)), 'the exemplar has a failing redis span');
     const metrics = await (await fetch(server.url('query', '/metrics'))).text();
     assert.match(metrics, /^ariadne_incidents_total [1-9]/m);
     // The incident reached a real Alertmanager, labelled with its likeliest cause.
-    const alert = await until('the incident alert in Alertmanager', async () => {
+    const alert = await until('the incident alert in Alertmanager, naming redis', async () => {
       const alerts = await am.alerts();
       return alerts.find((a) => a.labels.alertname === 'AriadneIncident' &&
-        a.labels.incident === String(main.id));
+        a.labels.incident === String(main.id) && a.annotations.service === 'redis');
     }, { timeoutMs: 20_000 });
-    assert.equal(alert.annotations.service, main.ranking[0].service, JSON.stringify(alert));
-    assert.match(alert.annotations.summary, /likeliest cause first: .*redis/);
+    assert.match(alert.annotations.summary, /likeliest cause first: redis/);
+    assert.match(alert.annotations.description, /errors originate in redis/);
+    assert.match(alert.annotations.trace_id, /^[0-9a-f]{32}$/);
     assert.match(metrics, /^ariadne_anomaly_score\{series="error_ratio",service="driver",span_kind="SPAN_KIND_SERVER"\} /m);
   });
 });
