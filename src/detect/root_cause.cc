@@ -97,14 +97,25 @@ void RootCauseRanker::Stop() {
 
 void RootCauseRanker::RunOnce() {
   const uint64_t now = incidents_->now_nanos();
-  for (const Incident& i : incidents_->Incidents(/*open_only=*/true)) {
-    if (now < i.opened_nanos + options_.min_after_nanos) continue;
+  const std::vector<Incident> incidents = incidents_->Incidents(/*open_only=*/false);
+  // Forget incidents the manager forgot.
+  absl::flat_hash_set<uint64_t> known;
+  for (const Incident& i : incidents) known.insert(i.id);
+  absl::erase_if(ranked_at_, [&](const auto& e) { return !known.contains(e.first); });
+  for (const Incident& i : incidents) {
     auto it = ranked_at_.find(i.id);
+    // A resolved incident is ranked once, over its lifetime, if it never was
+    // (series time can pass an incident's whole life between two looks).
+    const uint64_t end = i.open ? now : i.resolved_nanos;
+    if (!i.open && (it != ranked_at_.end() || now > i.resolved_nanos + options_.settle_nanos)) {
+      continue;
+    }
+    if (end < i.opened_nanos + options_.min_after_nanos && i.open) continue;
     if (it != ranked_at_.end()) {
       if (now < it->second + options_.refresh_nanos) continue;
       if (it->second >= i.opened_nanos + options_.settle_nanos) continue;
     }
-    auto candidates = RankFromStore(*store_, series_, i.opened_nanos, now, options_);
+    auto candidates = RankFromStore(*store_, series_, i.opened_nanos, end, options_);
     ranked_at_[i.id] = now;
     if (!candidates.empty()) {
       spdlog::info("incident {}: likeliest cause {} ({})", i.id, candidates[0].service,

@@ -8,7 +8,10 @@
 // plus the services' CPU and memory series, ranks, and hands the result to
 // the IncidentManager. It ranks an incident again every `refresh` of series
 // time while it is open and younger than `settle` (the evidence is clearest
-// in the first minutes; later, recovery and side effects mix in).
+// in the first minutes; later, recovery and side effects mix in). An
+// incident that resolved before it was ever ranked (series time can pass a
+// whole incident between two looks, e.g. replayed or simulated traffic) is
+// ranked once over its lifetime, if it resolved less than `settle` ago.
 //
 // Threading: its own thread (Start/Stop); the store and the series store are
 // read under their own locks.

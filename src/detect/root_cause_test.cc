@@ -105,6 +105,31 @@ TEST(RootCauseTest, RanksAnOpenIncidentFromTheStore) {
   EXPECT_EQ(changes.size(), 2u);
 }
 
+TEST(RootCauseTest, AnIncidentThatResolvedUnrankedIsRankedOnce) {
+  store::Head head;
+  const uint64_t opened = 2000 * kSec;
+  Traffic(&head, opened - 20 * 60 * kSec, opened + 3 * 60 * kSec, opened - 30 * kSec, 50);
+  int changes = 0;
+  IncidentManager incidents(IncidentOptions{}, [] {
+    return std::vector<std::pair<std::string, std::string>>{};
+  }, [&](const Incident&) { ++changes; });
+  Anomaly a;
+  a.series = "latency_seconds";
+  a.labels = {{"service", "cart"}};
+  a.time_nanos = opened;
+  incidents.OnAnomaly(a);
+  incidents.Advance(opened + 6 * 60 * kSec);  // quiet for 5 minutes: resolved
+  ASSERT_FALSE(incidents.Incidents(false).at(0).open);
+  RootCauseRanker ranker(&head, nullptr, &incidents);
+  changes = 0;
+  ranker.RunOnce();
+  ranker.RunOnce();
+  EXPECT_EQ(changes, 1);
+  const Incident i = incidents.Incidents(false).at(0);
+  ASSERT_FALSE(i.root_causes.empty());
+  EXPECT_EQ(i.root_causes[0].service, "cart");
+}
+
 TEST(RootCauseTest, SamplesTheWholeWindow) {
   store::Head head;
   const uint64_t opened = 2000 * kSec;
