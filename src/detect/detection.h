@@ -32,7 +32,7 @@ struct DetectionOptions {
   DetectorOptions detector;
   // A verdict at or above this is an anomaly. The default is the threshold
   // NAB's standard profile chose for the detector (docs/evaluation.md).
-  double threshold = 0.82;
+  double threshold = 0.61;
   size_t max_series = 50'000;    // detectors kept; beyond, new series are not watched
   size_t max_anomalies = 10'000; // anomalies remembered (oldest dropped)
 };

@@ -11,6 +11,12 @@ constexpr int64_t kHour = 3600;
 constexpr int64_t kTwoDays = 2 * 24 * kHour;
 constexpr double kMadToSigma = 1.25;  // mean absolute deviation -> standard deviation (normal)
 
+// -log10 of a tail probability: 1.7 for 2%, 4 for one point in 10,000.
+double SurpriseScore(double p) {
+  const double surprise = -std::log10(std::max(p, 1e-300));
+  return 1 - std::exp(-std::max(0.0, surprise - 1) / 2.5);
+}
+
 
 }  // namespace
 
@@ -23,6 +29,35 @@ std::string_view ReasonName(Reason r) {
     case Reason::kUnusualValue: return "unusual_value";
   }
   return "";
+}
+
+double SeriesDetector::ExtremeScore(double d) const {
+  // Until the tail has 10 peaks (about 500 points), a normal distribution's.
+  if (spot_peaks_ < 10) return SurpriseScore(std::erfc(d / std::sqrt(2.0)));
+  if (d <= spot_threshold_) return 0;
+  const double m = spot_m1_;
+  const double var = std::max(1e-12, spot_m2_ - m * m);
+  // Generalised Pareto by the method of moments, the shape kept in a range
+  // the moments can support.
+  const double xi = std::clamp(0.5 * (1 - m * m / var), -0.5, 0.5);
+  const double sigma = std::max(1e-9, 0.5 * m * (1 + m * m / var));
+  const double y = d - spot_threshold_;
+  const double tail = std::abs(xi) < 1e-6
+                          ? std::exp(-y / sigma)
+                          : std::pow(std::max(1e-300, 1 + xi * y / sigma), -1 / xi);
+  return SurpriseScore((1 - o_.spot_quantile) * tail);  // P(distance > d)
+}
+
+void SeriesDetector::LearnPeaks(double d) {
+  // The quantile by stochastic approximation (steps in proportion to it).
+  const double step = 0.05 * std::max(spot_threshold_, 0.1);
+  spot_threshold_ += step * ((d > spot_threshold_ ? 1.0 : 0.0) - (1 - o_.spot_quantile));
+  if (d <= spot_threshold_) return;
+  const double y = d - spot_threshold_;
+  const double a = spot_peaks_ < 1 / o_.spot_alpha ? 1.0 / (spot_peaks_ + 1) : o_.spot_alpha;
+  spot_m1_ += a * (y - spot_m1_);
+  spot_m2_ += a * (y * y - spot_m2_);
+  if (spot_peaks_ < UINT32_MAX) ++spot_peaks_;
 }
 
 double SeriesDetector::SeasonalOffset(int64_t t) const {
@@ -64,6 +99,12 @@ Verdict SeriesDetector::Update(int64_t t, double x) {
   const double value_sd = std::sqrt(std::max(value_var_, 0.0)) + floor;
   const double novelty = std::abs(x - value_mean_) / value_sd;
   double score = 1 - std::exp(-novelty / o_.score_scale);
+  if (o_.spot_quantile > 0) {
+    // Calibrated by how extreme the distance is in this series: the same
+    // distance is ordinary in a spiky series and rare in a calm one.
+    score = std::sqrt(score * ExtremeScore(novelty));
+    if (warm) LearnPeaks(novelty);
+  }
   v.raw_score = warm ? score : 0.0;
   // An alarm is raised once: while the series stays anomalous, a score
   // counts in full only when it rises above what was already reported.

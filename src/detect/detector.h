@@ -4,9 +4,12 @@
 // Each point is
 //   1. scored: its distance from the series' recent distribution (a running
 //      mean and deviation over about 300 points), in standard deviations,
-//      mapped to a score in [0, 1) — and an alarm is raised once: while the
-//      series stays anomalous, a score counts in full only when it rises above
-//      what was already reported;
+//      mapped to [0, 1), and how extreme that distance is for this series
+//      (its tail probability under a generalised Pareto fit to the series' own
+//      largest distances, SPOT's self-setting threshold), mapped to [0, 1);
+//      the score is their geometric mean. An alarm is raised once: while the
+//      series stays anomalous, a score counts in full only when it rises
+//      above what was already reported;
 //   2. explained: against a forecast (damped Holt level + trend, plus an
 //      hour-of-day seasonal offset once two days of sub-hour points have been
 //      seen) with a robust residual scale, a two-sided CUSUM of the residuals
@@ -38,6 +41,13 @@ struct DetectorOptions {
   uint32_t warmup_points = 30;     // scores are 0 until this many points
   double repeat_factor = 0.5;      // a score not above the level already reported is scaled by this
   double report_decay = 0.999;     // per point, how fast the reported level is forgotten
+  // Extreme-value calibration (SPOT, Siffer et al., KDD 2017): the share of
+  // points whose distance exceeds the running `spot_quantile` quantile, and a
+  // generalised Pareto tail fitted to those peaks (method of moments over
+  // about 1 / spot_alpha of the latest peaks), give each distance its tail
+  // probability in this series. 0 turns it off.
+  double spot_quantile = 0.98;
+  double spot_alpha = 0.01;
 };
 
 enum class Reason : uint8_t { kNone = 0, kOutlier, kLevelShift, kDrift, kUnusualValue };
@@ -64,6 +74,8 @@ class SeriesDetector {
 
  private:
   double SeasonalOffset(int64_t time_seconds) const;
+  double ExtremeScore(double distance) const;  // [0, 1) from the tail probability
+  void LearnPeaks(double distance);
 
   DetectorOptions o_;
   uint64_t n_ = 0;
@@ -81,6 +93,12 @@ class SeriesDetector {
   double reported_ = 0;
   double value_mean_ = 0;
   double value_var_ = 0;  // the highest score reported lately (decaying)
+  // SPOT: the running quantile of the distance, and the first two moments
+  // of the peaks' excess over it.
+  double spot_threshold_ = 0;
+  double spot_m1_ = 0;
+  double spot_m2_ = 0;
+  uint32_t spot_peaks_ = 0;
 };
 
 }  // namespace ariadne::detect
