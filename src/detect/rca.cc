@@ -1,5 +1,8 @@
 #include "detect/rca.h"
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -663,6 +666,54 @@ std::vector<RcaCandidate> RankRootCauses(const RcaData& data, const RcaOptions& 
     out.push_back(std::move(c));
   }
   return out;
+}
+
+std::string RcaCandidatesJson(const std::vector<RcaCandidate>& candidates) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  auto str = [&](const std::string& s) {
+    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  };
+  w.StartArray();
+  for (const RcaCandidate& c : candidates) {
+    w.StartObject();
+    w.Key("service");
+    str(c.service);
+    w.Key("operation");
+    str(c.operation);
+    w.Key("score");
+    w.Double(c.score);
+    w.Key("explanation");
+    str(c.explanation);
+    w.Key("evidence");
+    w.StartArray();
+    for (const RcaEvidence& e : c.evidence) {
+      w.StartObject();
+      w.Key("kind");
+      str(e.kind);
+      w.Key("operation");
+      str(e.operation);
+      w.Key("share");
+      w.Double(e.share);
+      w.Key("normal");
+      w.Double(e.normal);
+      w.Key("anomalous");
+      w.Double(e.anomalous);
+      if (e.first_nanos != 0) {
+        w.Key("first");
+        w.Uint64(e.first_nanos);
+      }
+      w.EndObject();
+    }
+    w.EndArray();
+    w.Key("exemplar_trace_ids");
+    w.StartArray();
+    for (const std::string& t : c.exemplar_trace_ids) str(t);
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  return sb.GetString();
 }
 
 }  // namespace ariadne::detect

@@ -136,4 +136,9 @@ struct RcaOptions {
 // no evidence at all.
 std::vector<RcaCandidate> RankRootCauses(const RcaData& data, const RcaOptions& options = {});
 
+// The candidates as a JSON array: [{"service", "operation", "score",
+// "explanation", "evidence": [{"kind", "operation", "share", "normal",
+// "anomalous", "first" (Unix nanoseconds, when set)}], "exemplar_trace_ids"}].
+std::string RcaCandidatesJson(const std::vector<RcaCandidate>& candidates);
+
 }  // namespace ariadne::detect

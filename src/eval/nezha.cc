@@ -341,30 +341,8 @@ void WriteRcaJson(const std::vector<RcaCaseResult>& results, std::ostream& out) 
     w.Key("anomalous_spans"); w.Uint64(r.anomalous_spans);
     w.Key("normal_spans"); w.Uint64(r.normal_spans);
     w.Key("candidates");
-    w.StartArray();
-    for (const detect::RcaCandidate& c : r.candidates) {
-      w.StartObject();
-      w.Key("service"); str(c.service);
-      w.Key("operation"); str(c.operation);
-      w.Key("score"); w.Double(c.score);
-      w.Key("explanation"); str(c.explanation);
-      w.Key("evidence");
-      w.StartArray();
-      for (const detect::RcaEvidence& e : c.evidence) {
-        w.StartObject();
-        w.Key("kind"); str(e.kind);
-        w.Key("operation"); str(e.operation);
-        w.Key("share"); w.Double(e.share);
-        w.EndObject();
-      }
-      w.EndArray();
-      w.Key("exemplar_trace_ids");
-      w.StartArray();
-      for (const std::string& t : c.exemplar_trace_ids) str(t);
-      w.EndArray();
-      w.EndObject();
-    }
-    w.EndArray();
+    const std::string candidates = detect::RcaCandidatesJson(r.candidates);
+    w.RawValue(candidates.data(), candidates.size(), rapidjson::kArrayType);
     w.EndObject();
   }
   w.EndArray();

@@ -564,45 +564,8 @@ HttpResponse QueryApi::Incidents(const HttpRequest& r) const {
     w.EndArray();
     // The trace-based ranking (detect/rca.h), once made.
     w.Key("root_causes");
-    w.StartArray();
-    for (const detect::RcaCandidate& c : i.root_causes) {
-      w.StartObject();
-      w.Key("service");
-      Str(w, c.service);
-      w.Key("operation");
-      Str(w, c.operation);
-      w.Key("score");
-      w.Double(c.score);
-      w.Key("explanation");
-      Str(w, c.explanation);
-      w.Key("evidence");
-      w.StartArray();
-      for (const detect::RcaEvidence& e : c.evidence) {
-        w.StartObject();
-        w.Key("kind");
-        Str(w, e.kind);
-        w.Key("operation");
-        Str(w, e.operation);
-        w.Key("share");
-        w.Double(e.share);
-        w.Key("normal");
-        w.Double(e.normal);
-        w.Key("anomalous");
-        w.Double(e.anomalous);
-        if (e.first_nanos != 0) {
-          w.Key("first");
-          Str(w, FormatRfc3339(e.first_nanos));
-        }
-        w.EndObject();
-      }
-      w.EndArray();
-      w.Key("exemplar_trace_ids");
-      w.StartArray();
-      for (const std::string& t : c.exemplar_trace_ids) Str(w, t);
-      w.EndArray();
-      w.EndObject();
-    }
-    w.EndArray();
+    const std::string causes = detect::RcaCandidatesJson(i.root_causes);
+    w.RawValue(causes.data(), causes.size(), rapidjson::kArrayType);
     if (i.root_causes_nanos != 0) {
       w.Key("root_causes_at");
       Str(w, FormatRfc3339(i.root_causes_nanos));
