@@ -1,14 +1,9 @@
 // PromClient and ResourcePuller (prom_client.h); the parser of Prometheus'
 // answers is prom_response.cc.
 //
-// PromClient::QueryRange is a synchronous client built on Beast's
-// asynchronous operations: each query has its own io_context, run on the
-// calling thread step by step (resolve, connect, write, read), so that
-//  - the tcp_stream's expiry (set once, to now + timeout) bounds connect,
-//    write and read together, and
-//  - a std::stop_token can abandon the exchange from another thread
-//    (io_context::stop() is thread-safe; the operations in flight are then
-//    destroyed, never run, with the io_context).
+// PromClient::QueryRange sends each query with SendHttp (common/http_client.h):
+// a timeout on the whole exchange, and a std::stop_token that abandons it
+// from another thread.
 //
 // ResourcePuller runs its pulls on a std::jthread whose stop token both ends
 // the wait between pulls and abandons a query in flight.
@@ -17,13 +12,6 @@
 #include "analytics/prom_client.h"
 
 #include <algorithm>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/address.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/error.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http.hpp>
 #include <cmath>
 #include <condition_variable>
 #include <exception>
@@ -37,17 +25,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/http_client.h"
 #include "common/strings.h"
 #include "spdlog/spdlog.h"
 
 namespace ariadne::analytics {
 
 namespace {
-
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
 
 // Bytes of a non-JSON error body quoted in the error message.
 constexpr size_t kQuotedBodyBytes = 200;
@@ -115,8 +99,7 @@ PromClient::PromClient(std::string host, std::string port, std::string prefix,
       timeout_(timeout) {
   const std::string bracketed =
       host_.find(':') != std::string::npos ? absl::StrCat("[", host_, "]") : host_;
-  host_header_ = absl::StrCat(bracketed, ":", port_);
-  base_url_ = absl::StrCat("http://", host_header_, prefix_);
+  base_url_ = absl::StrCat("http://", bracketed, ":", port_, prefix_);
 }
 
 absl::StatusOr<PromClient> PromClient::Create(std::string_view base_url,
@@ -193,98 +176,17 @@ absl::StatusOr<PromClient> PromClient::Create(std::string_view base_url,
 
 absl::StatusOr<PromClient::Answer> PromClient::Get(const std::string& target,
                                                    std::stop_token stop) const {
-  const auto deadline = std::chrono::steady_clock::now() + timeout_;
-  // Declared before the io_context, so that they outlive the handlers the
-  // io_context destroys (never runs) if the exchange is abandoned.
-  beast::error_code ec;
-  bool done = false;
-  tcp::resolver::results_type resolved;
-  std::vector<tcp::endpoint> endpoints;
-  http::request<http::empty_body> request{http::verb::get, target, 11};
-  http::response_parser<http::string_body> parser;
-  beast::flat_buffer buffer;
-  asio::io_context io{1};
-  std::stop_callback on_stop(stop, [&io] { io.stop(); });
-
-  const auto handler = [&ec, &done](beast::error_code e, auto&&...) {
-    ec = e;
-    done = true;
-  };
-  // Runs the io_context until the operation just started completes; false
-  // if the stop token or the deadline (plus a margin for the stream's own
-  // expiry to fire first) ended it.
-  const auto step = [&]() -> bool {
-    io.restart();
-    if (stop.stop_requested()) return false;
-    io.run_until(deadline + std::chrono::milliseconds(500));
-    return done;
-  };
-  const auto abandoned = [&](std::string_view what) {
-    if (stop.stop_requested()) {
-      return absl::CancelledError(absl::StrCat(AbslView(what), " ", base_url_, ": cancelled"));
-    }
-    return absl::DeadlineExceededError(absl::StrCat(AbslView(what), " ", base_url_,
-                                                    ": timed out after ", timeout_.count(), " ms"));
-  };
-  const auto failed = [&](std::string_view what) {
-    if (ec == beast::error::timeout) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          AbslView(what), " ", base_url_, ": timed out after ", timeout_.count(), " ms"));
-    }
-    if (ec == http::error::body_limit) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat(AbslView(what), " ", base_url_, ": answer over ", kMaxBodyBytes, " bytes"));
-    }
-    return absl::UnavailableError(absl::StrCat(AbslView(what), " ", base_url_, ": ", ec.message()));
-  };
-
-  // An IP address needs no resolver (whose thread a timeout cannot abandon).
-  beast::error_code address_error;
-  const asio::ip::address address = asio::ip::make_address(host_, address_error);
-  if (address_error) {
-    tcp::resolver resolver(io);
-    resolver.async_resolve(host_, port_, [&](beast::error_code e, tcp::resolver::results_type r) {
-      ec = e;
-      resolved = std::move(r);
-      done = true;
-    });
-    if (!step()) return abandoned("resolve");
-    if (ec) return failed("resolve");
-    for (const auto& entry : resolved) endpoints.push_back(entry.endpoint());
-  } else {
-    uint32_t port = 0;
-    (void)absl::SimpleAtoi(AbslView(port_), &port);  // Create() checked it: 1..65535
-    endpoints.emplace_back(address, static_cast<unsigned short>(port));
-  }
-
-  beast::tcp_stream stream(io);
-  stream.expires_at(deadline);
-  done = false;
-  stream.async_connect(endpoints, handler);
-  if (!step()) return abandoned("connect to");
-  if (ec) return failed("connect to");
-
-  request.set(http::field::host, host_header_);
-  request.set(http::field::user_agent, "ariadne");
-  request.set(http::field::accept, "application/json");
-  request.keep_alive(false);
-  done = false;
-  http::async_write(stream, request, handler);
-  if (!step()) return abandoned("send to");
-  if (ec) return failed("send to");
-
-  parser.body_limit(kMaxBodyBytes);
-  done = false;
-  http::async_read(stream, buffer, parser, handler);
-  if (!step()) return abandoned("read from");
-  if (ec) return failed("read from");
-
-  beast::error_code ignored;  // the answer is complete; closing cannot lose it
-  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  Answer answer;
-  answer.status = static_cast<int>(parser.get().result_int());
-  answer.body = std::move(parser.get().body());
-  return answer;
+  HttpUrl url;
+  url.host = host_;
+  uint32_t port = 80;
+  (void)absl::SimpleAtoi(AbslView(port_), &port);  // Create() checked it: 1..65535
+  url.port = static_cast<uint16_t>(port);
+  url.path = prefix_;
+  HttpRequest request;
+  request.target = target;
+  auto answer = SendHttp(url, request, timeout_, std::move(stop), kMaxBodyBytes);
+  if (!answer.ok()) return answer.status();
+  return Answer{answer->status, std::move(answer->body)};
 }
 
 absl::StatusOr<std::vector<PromSeries>> PromClient::QueryRange(std::string_view promql,

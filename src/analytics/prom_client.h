@@ -116,7 +116,6 @@ class PromClient {
   std::string host_;  // without brackets
   std::string port_;
   std::string prefix_;  // "" or "/path", no trailing '/'
-  std::string host_header_;
   std::string base_url_;
   std::chrono::milliseconds timeout_;
 };

@@ -8,9 +8,6 @@
 //    non-2xx answer is an answer, not an error: the caller knows what its
 //    peer's statuses mean (HttpStatusCode and BodyExcerpt help it say so).
 //
-// analytics/prom_client.cc has its own copy of this exchange (older); new
-// clients use this one.
-//
 // Threading: everything here may be called from any thread, concurrently
 // (each SendHttp has its own io_context, run on the calling thread).
 #pragma once
