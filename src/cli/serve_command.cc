@@ -1,5 +1,8 @@
 #include "cli/serve_command.h"
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -246,6 +249,17 @@ std::string PrometheusPullMetricsText(const analytics::ResourcePullerStats& s) {
   return out;
 }
 
+// The services an incident names, likeliest cause first: the trace-based
+// ranking once there is one; until then the first one.
+std::vector<std::string> LikeliestCauses(const detect::Incident& i) {
+  std::vector<std::string> services;
+  for (const detect::RcaCandidate& c : i.root_causes) services.push_back(c.service);
+  if (services.empty()) {
+    for (const detect::RankedService& r : i.ranking) services.push_back(r.service);
+  }
+  return services;
+}
+
 // An incident as an Alertmanager alert: one alert per incident (its labels
 // never change, so an update replaces the alert); the likeliest cause is an
 // annotation, since the ranking changes as the incident grows.
@@ -254,12 +268,7 @@ detect::Alert IncidentAlert(const detect::Incident& i) {
   a.labels["alertname"] = "AriadneIncident";
   a.labels["incident"] = absl::StrCat(i.id);
   a.labels["severity"] = "warning";
-  // The trace-based ranking once there is one; until then the first one.
-  std::vector<std::string> services;
-  for (const detect::RcaCandidate& c : i.root_causes) services.push_back(c.service);
-  if (services.empty()) {
-    for (const detect::RankedService& r : i.ranking) services.push_back(r.service);
-  }
+  const std::vector<std::string> services = LikeliestCauses(i);
   if (!services.empty()) a.annotations["service"] = services.front();
   a.annotations["summary"] = absl::StrCat("Incident ", i.id, ": ", i.anomaly_count,
                                           " anomalies; likeliest cause first: ",
@@ -277,26 +286,32 @@ detect::Alert IncidentAlert(const detect::Incident& i) {
   return a;
 }
 
+// An incident for webhooks: {"id", "state", "opened_unix_nano",
+// "anomaly_count", "ranking": [services, likeliest first], "root_causes":
+// [the trace-based candidates with evidence, as on GET /api/v1/incidents]}.
 std::string IncidentWebhookJson(const detect::Incident& i) {
-  std::string out = absl::StrCat("{\"id\":", i.id, ",\"state\":\"", i.open ? "open" : "resolved",
-                                 "\",\"opened_unix_nano\":", i.opened_nanos,
-                                 ",\"anomaly_count\":", i.anomaly_count, ",\"ranking\":[");
-  std::vector<std::string> services;
-  for (const detect::RcaCandidate& c : i.root_causes) services.push_back(c.service);
-  if (services.empty()) {
-    for (const detect::RankedService& r : i.ranking) services.push_back(r.service);
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.StartObject();
+  w.Key("id");
+  w.Uint64(i.id);
+  w.Key("state");
+  w.String(i.open ? "open" : "resolved");
+  w.Key("opened_unix_nano");
+  w.Uint64(i.opened_nanos);
+  w.Key("anomaly_count");
+  w.Int(i.anomaly_count);
+  w.Key("ranking");
+  w.StartArray();
+  for (const std::string& s : LikeliestCauses(i)) {
+    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
   }
-  for (size_t k = 0; k < services.size(); ++k) {
-    if (k > 0) out += ',';
-    out += '"';
-    for (char ch : services[k]) {
-      if (ch == '"' || ch == '\\') out += '\\';
-      if (static_cast<unsigned char>(ch) >= 0x20) out += ch;
-    }
-    out += '"';
-  }
-  out += "]}";
-  return out;
+  w.EndArray();
+  w.Key("root_causes");
+  const std::string causes = detect::RcaCandidatesJson(i.root_causes);
+  w.RawValue(causes.data(), causes.size(), rapidjson::kArrayType);
+  w.EndObject();
+  return sb.GetString();
 }
 
 uint64_t PhysicalMemoryBytes() {
