@@ -8,6 +8,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 
@@ -102,9 +103,10 @@ void RcaData::AddBatch(RcaWindow* w, const model::SpanBatch& b, uint64_t from, u
 
 namespace {
 
-constexpr int kLatency = 0, kNetwork = 1, kErrors = 2, kBehaviour = 3, kResource = 4, kKinds = 5;
-constexpr const char* kKindNames[kKinds] = {"latency", "network", "errors", "behaviour",
-                                            "resource"};
+constexpr int kLatency = 0, kNetwork = 1, kErrors = 2, kBehaviour = 3, kResource = 4,
+              kTraffic = 5, kKinds = 6;
+constexpr const char* kKindNames[kKinds] = {"latency",   "network",  "errors",
+                                            "behaviour", "resource", "traffic"};
 
 uint64_t Key(uint32_t service, uint32_t operation) {
   return (static_cast<uint64_t>(service) << 32) | operation;
@@ -136,6 +138,13 @@ struct WindowStats {
   absl::flat_hash_map<uint32_t, uint32_t> chunk_traces;
   absl::flat_hash_map<uint64_t, OpStats> ops;
   absl::flat_hash_map<uint64_t, uint32_t> edges;  // caller service -> callee service: calls
+  // Requests each service served: its spans with no parent of its own
+  // service (roots, and spans called from another service), in all and per
+  // chunk; and calls to uninstrumented peers (leaf client spans naming them).
+  absl::flat_hash_map<uint32_t, uint32_t> entries;
+  absl::flat_hash_map<uint32_t, uint32_t> peer_calls;
+  absl::flat_hash_map<uint32_t, absl::flat_hash_map<uint32_t, uint32_t>> chunk_entries;
+  std::vector<uint32_t> entry_span;  // per service: an entry span (exemplar)
 };
 
 uint64_t Mix(uint64_t h, uint64_t v) {
@@ -246,8 +255,9 @@ WindowStats Analyse(const RcaWindow& w, uint64_t chunk_nanos) {
     const double dur = static_cast<double>(w.end[i] - w.start[i]) / 1e9;
     const double self = std::max(0.0, dur - static_cast<double>(cov) / 1e9);
 
-    // Attribute.
-    uint32_t service = w.service[i];
+    // Attribute: a call to an uninstrumented peer with nothing below spends
+    // its time at the peer.
+    const uint32_t service = own;
     const bool is_call = (w.kind[i] == model::SpanKind::kClient ||
                           w.kind[i] == model::SpanKind::kProducer || calls_out) &&
                          first[i + 1] > first[i] && calls_out;
@@ -258,8 +268,15 @@ WindowStats Analyse(const RcaWindow& w, uint64_t chunk_nanos) {
       os.self.push_back(self);
       os.self_span.push_back(i);
     }
+    if (service != w.service[i]) {
+      ++st.peer_calls[service];
+      ++st.edges[Key(w.service[i], service)];
+    } else if (parent[i] < 0 || w.service[parent[i]] != service) {
+      ++st.entries[service];
+      ++st.chunk_entries[service][st.chunk[i]];
+    }
     // A server span called from another service: the time between the two.
-    if (parent[i] >= 0 && w.service[parent[i]] != service) {
+    if (parent[i] >= 0 && w.service[parent[i]] != w.service[i]) {
       const uint32_t p = static_cast<uint32_t>(parent[i]);
       const double pdur = static_cast<double>(w.end[p] - w.start[p]) / 1e9;
       if (first[p + 1] - first[p] == 1) {
@@ -425,6 +442,11 @@ std::string Explain(const RcaData& data, const std::string& service, const RcaEv
     return absl::StrFormat("%s makes calls it rarely made before in %.2g%% of its spans (%.2g%% before)",
                            where, 100 * e.anomalous, 100 * e.normal);
   }
+  if (e.kind == "traffic") {
+    return absl::StrFormat("%s served %.3g requests per second instead of %.3g while its callers "
+                           "kept calling",
+                           service, e.anomalous, e.normal);
+  }
   (void)data;
   return absl::StrFormat("%s of %s rose from %.4g to %.4g", e.operation, service, e.normal,
                          e.anomalous);
@@ -517,6 +539,64 @@ std::vector<RcaCandidate> RankRootCauses(const RcaData& data, const RcaOptions& 
         f.spans = std::move(spans);
         record(service, kBehaviour, op, data.Name(op), std::move(f));
       }
+    }
+  }
+  // Traffic: requests a service stopped serving although its callers kept
+  // coming (a crash, a hang, a lost route). Its expected count is its normal
+  // rate scaled by how its callers' own traffic changed (for a root, whose
+  // callers are not traced, by nothing: users are assumed to keep coming);
+  // the noise is Poisson's and the spread of its count over the normal
+  // window's chunks.
+  {
+    // Chunks with spans, but not the last one if it is cut short by the
+    // window's end.
+    const double chunk_secs = static_cast<double>(chunk) / 1e9;
+    const auto full_chunks = static_cast<uint32_t>(ns.seconds / chunk_secs);
+    std::vector<uint32_t> active_chunks;
+    {
+      absl::flat_hash_set<uint32_t> seen(ns.chunk.begin(), ns.chunk.end());
+      for (uint32_t c : seen) {
+        if (c < full_chunks) active_chunks.push_back(c);
+      }
+    }
+    const double secs_n = std::min(ns.seconds, std::max(1.0, active_chunks.size() * chunk_secs));
+    auto ratio = [&](uint32_t svc) {
+      auto n = ns.entries.find(svc);
+      if (n == ns.entries.end() || n->second == 0) return 1.0;
+      auto a = as.entries.find(svc);
+      const double count_a = a == as.entries.end() ? 0.0 : a->second;
+      return (count_a / secs) / (n->second / secs_n);
+    };
+    for (const auto& [svc, count_n] : ns.entries) {
+      double weight = 0, scaled = 0;
+      for (const auto& [edge, calls] : ns.edges) {
+        const uint32_t caller = static_cast<uint32_t>(edge >> 32);
+        if (static_cast<uint32_t>(edge) != svc || caller == svc) continue;
+        weight += calls;
+        scaled += calls * ratio(caller);
+      }
+      const double r = weight > 0 ? scaled / weight : 1.0;
+      const double expected = count_n / secs_n * r * secs;
+      auto a = as.entries.find(svc);
+      const double observed = a == as.entries.end() ? 0.0 : a->second;
+      const double missing = expected - observed;
+      if (missing <= 0 || missing < 0.3 * expected) continue;
+      std::vector<double> counts;
+      auto ce = ns.chunk_entries.find(svc);
+      for (uint32_t c : active_chunks) {
+        double n = 0;
+        if (ce != ns.chunk_entries.end()) {
+          auto it = ce->second.find(c);
+          if (it != ce->second.end()) n = it->second;
+        }
+        counts.push_back(n * secs / chunk_secs);
+      }
+      if (missing / std::max(std::sqrt(expected + 1), r * Spread(counts)) < o.min_z) continue;
+      Found f;
+      f.added = missing / secs;
+      f.normal = count_n / secs_n;
+      f.anomalous = observed / secs;
+      record(svc, kTraffic, 0, "", std::move(f));
     }
   }
   // Resources: how far above its normal range a series went, and when first.

@@ -19,6 +19,8 @@ struct Shape {
   double payment_error = 0;       // payment fails (and checkout and frontend with it)
   double cart_skips_redis = 0;    // cart answers without calling redis
   double redis_error = 0;         // cart's client span to redis fails (redis is not instrumented)
+  double redis_extra_ms = 0;      // redis answers slower
+  double payment_down = 0;        // payment does not answer (its server span is missing), the call fails
 };
 
 void AddTraces(RcaData* d, RcaWindow* w, uint64_t t0, int traces, const Shape& s, uint32_t seed) {
@@ -49,7 +51,8 @@ void AddTraces(RcaData* d, RcaWindow* w, uint64_t t0, int traces, const Shape& s
     const bool skip = u(rng) < s.cart_skips_redis;
     const bool redis_fail = u(rng) < s.redis_error;
     if (!skip) {
-      const uint64_t rc_end = cs_now + static_cast<uint64_t>(1 * jitter(rng) * kMs);
+      const uint64_t rc_end =
+          cs_now + static_cast<uint64_t>((1 + s.redis_extra_ms) * jitter(rng) * kMs);
       d->Add(w, trace, rc, cs, "cart", "GET", SpanKind::kClient, cs_now, rc_end, redis_fail, "redis");
       cs_now = rc_end;
     }
@@ -57,10 +60,14 @@ void AddTraces(RcaData* d, RcaWindow* w, uint64_t t0, int traces, const Shape& s
     const uint64_t cc_end = cs_end + static_cast<uint64_t>(0.3 * kMs);
     d->Add(w, trace, cs, cc, "cart", "GetCart", SpanKind::kServer, cs_start, cs_end, redis_fail);
     d->Add(w, trace, cc, co, "checkout", "cart/GetCart", SpanKind::kClient, cc_start, cc_end, redis_fail);
-    d->Add(w, trace, ps, pc, "payment", "Charge", SpanKind::kServer, ps_start, ps_end, pay_fail);
-    d->Add(w, trace, pc, co, "checkout", "payment/Charge", SpanKind::kClient, pc_start, pc_end, pay_fail);
+    const bool down = u(rng) < s.payment_down;
+    if (!down) {
+      d->Add(w, trace, ps, pc, "payment", "Charge", SpanKind::kServer, ps_start, ps_end, pay_fail);
+    }
+    d->Add(w, trace, pc, co, "checkout", "payment/Charge", SpanKind::kClient, pc_start,
+           down ? pc_start + kMs : pc_end, pay_fail || down, "payment");
     const uint64_t co_end = cc_end + kMs;
-    const bool fail = pay_fail || redis_fail;
+    const bool fail = pay_fail || redis_fail || down;
     d->Add(w, trace, co, fe, "checkout", "PlaceOrder", SpanKind::kServer, co_start, co_end, fail);
     d->Add(w, trace, fe, 0, "frontend", "POST /checkout", SpanKind::kServer, start, co_end + kMs, fail);
   }
@@ -116,6 +123,35 @@ TEST(RcaTest, AFailingCallToAnUninstrumentedPeerNamesThePeer) {
   const auto r = Rank({.redis_error = 0.2});
   ASSERT_FALSE(r.empty());
   EXPECT_EQ(r[0].service, "redis");
+}
+
+TEST(RcaTest, ASlowUninstrumentedPeerIsNamedNotItsCaller) {
+  const auto r = Rank({.redis_extra_ms = 20});
+  ASSERT_FALSE(r.empty());
+  EXPECT_EQ(r[0].service, "redis");
+  EXPECT_EQ(r[0].evidence[0].kind, "latency");
+  EXPECT_EQ(r[0].operation, "GET");
+}
+
+TEST(RcaTest, AServiceThatStopsAnsweringIsNamed) {
+  const auto r = Rank({.payment_down = 1});
+  ASSERT_FALSE(r.empty());
+  EXPECT_EQ(r[0].service, "payment");
+  bool traffic = false;
+  for (const auto& e : r[0].evidence) {
+    if (e.kind == "traffic") {
+      traffic = true;
+      EXPECT_NEAR(e.normal, 10, 0.5);  // 10 requests a second before
+      EXPECT_EQ(e.anomalous, 0);
+    }
+  }
+  EXPECT_TRUE(traffic);
+  // Its callers kept their traffic: no traffic evidence for them.
+  for (const auto& c : r) {
+    for (const auto& e : c.evidence) {
+      if (c.service != "payment") EXPECT_NE(e.kind, "traffic") << c.service;
+    }
+  }
 }
 
 TEST(RcaTest, ChangedCallsAreBehaviour) {
