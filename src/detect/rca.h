@@ -5,7 +5,8 @@
 // one, per second, and tested against the normal window's own variation so
 // that noise is not evidence:
 //   latency    self time (a span's duration not covered by its children)
-//              above the normal median, per service and operation;
+//              above the normal median, per service and operation (a call
+//              to an uninstrumented peer with nothing below: the peer's);
 //   network    the time a call spends between the client span and the
 //              callee's server span (wire, queues, connection pools), given
 //              to the callee;
@@ -17,7 +18,9 @@
 //              makes fewer calls, a bad answer makes its caller take
 //              another path);
 //   resources  resource series (CPU, memory, ...) that left their normal
-//              range, earliest first.
+//              range, earliest first;
+//   traffic    requests a service stopped serving although its callers kept
+//              coming (its normal rate scaled by its callers' change).
 // Each kind is shared out over the services (a service's share of all the
 // added self time, of all the new error origins, ...), the shares are summed,
 // and a random walk over the anomalous window's call graph (from callers
@@ -105,7 +108,7 @@ class RcaData {
 };
 
 struct RcaEvidence {
-  std::string kind;       // "latency", "network", "errors", "behaviour", "resource"
+  std::string kind;       // "latency", "network", "errors", "behaviour", "resource", "traffic"
   std::string operation;  // the operation (or resource series) it is strongest in
   double share = 0;       // the service's share of this kind of evidence, in [0, 1]
   double added = 0;       // added per second: seconds of self time, errors, unusual spans; resource: z
