@@ -232,6 +232,10 @@ int main(int argc, char** argv) {
 
   EvalNabOptions eval_nab_options;
   CLI::App* eval_nab = AddEvalCommands(&app, &eval_nab_options);
+  EvalFaultsOptions eval_faults_options;
+  CLI::App* eval_faults = AddEvalFaultsCommand(&app, &eval_faults_options);
+  EvalRcaOptions eval_rca_options;
+  CLI::App* eval_rca = AddEvalRcaCommand(&app, &eval_rca_options);
 
 #ifdef ARIADNE_WITH_BENCH
   ariadne::bench::IngestBenchOptions bench_options;
@@ -253,6 +257,8 @@ int main(int argc, char** argv) {
   if (sim->parsed()) return ariadne::sim::RunSim(sim_options);
   if (fsck->parsed()) return RunFsck(fsck_options);
   if (eval_nab->parsed()) return RunEvalNab(eval_nab_options);
+  if (eval_faults->parsed()) return RunEvalFaults(eval_faults_options);
+  if (eval_rca->parsed()) return RunEvalRca(eval_rca_options);
 #ifdef ARIADNE_WITH_BENCH
   if (bench_ingest->parsed()) return ariadne::bench::RunIngestBench(bench_options);
 #endif
