@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "cli/autoscale_command.h"
 #include "cli/config.h"
 #include "cli/eval_command.h"
 #include "cli/fsck_command.h"
@@ -236,6 +237,8 @@ int main(int argc, char** argv) {
   CLI::App* eval_faults = AddEvalFaultsCommand(&app, &eval_faults_options);
   EvalRcaOptions eval_rca_options;
   CLI::App* eval_rca = AddEvalRcaCommand(&app, &eval_rca_options);
+  EvalAutoscaleOptions eval_autoscale_options;
+  CLI::App* eval_autoscale = AddEvalAutoscaleCommand(&app, &eval_autoscale_options);
 
 #ifdef ARIADNE_WITH_BENCH
   ariadne::bench::IngestBenchOptions bench_options;
@@ -259,6 +262,7 @@ int main(int argc, char** argv) {
   if (eval_nab->parsed()) return RunEvalNab(eval_nab_options);
   if (eval_faults->parsed()) return RunEvalFaults(eval_faults_options);
   if (eval_rca->parsed()) return RunEvalRca(eval_rca_options);
+  if (eval_autoscale->parsed()) return RunEvalAutoscale(eval_autoscale_options);
 #ifdef ARIADNE_WITH_BENCH
   if (bench_ingest->parsed()) return ariadne::bench::RunIngestBench(bench_options);
 #endif
