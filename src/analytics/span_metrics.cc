@@ -181,8 +181,15 @@ void SpanMetrics::Push(const model::SpanBatch& b, const std::vector<double>& wei
 
 void SpanMetrics::Finish(int64_t before_step) {
   absl::MutexLock lock(&mu_);
+  // In key order, so that the store's listeners (detection, incidents) see
+  // a step's values in the same order in every run.
+  std::vector<std::pair<const std::string*, SeriesAcc*>> ordered;
+  ordered.reserve(accs_.size());
+  for (auto& [key, acc] : accs_) ordered.emplace_back(&key, acc.get());
+  std::sort(ordered.begin(), ordered.end(),
+            [](const auto& a, const auto& b) { return *a.first < *b.first; });
   std::vector<RedStep> merged;
-  for (auto& [key, acc] : accs_) {
+  for (auto& [key, acc] : ordered) {
     if (acc->parts.empty()) continue;
     merged.clear();
     for (const SeriesAcc* part : acc->parts) part->red.MergeInto(before_step, &merged);
@@ -190,7 +197,7 @@ void SpanMetrics::Finish(int64_t before_step) {
               [](const RedStep& a, const RedStep& b) { return a.step < b.step; });
     for (const RedStep& step : merged) WriteRedStep(step, store_, "", acc->labels);
   }
-  for (auto& [key, acc] : accs_) {
+  for (auto& [key, acc] : ordered) {
     acc->red.Finish(before_step, store_, "", acc->labels);
   }
 }

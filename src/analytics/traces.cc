@@ -294,10 +294,22 @@ void TraceAnalytics::Analyze(std::vector<Span>& spans, int64_t first_open_step) 
 
 void TraceAnalytics::Finish(int64_t before_step) {
   absl::MutexLock lock(&mu_);
-  for (auto& [key, e] : edges_) e->red.Finish(before_step, store_, "edge_", e->labels);
+  // In label order, so that the store's listeners (detection, incidents) see
+  // a step's values in the same order in every run.
+  std::vector<Edge*> edges;
+  edges.reserve(edges_.size());
+  for (auto& [key, e] : edges_) edges.push_back(e.get());
+  std::sort(edges.begin(), edges.end(), [](const Edge* a, const Edge* b) { return a->labels < b->labels; });
+  for (Edge* e : edges) e->red.Finish(before_step, store_, "edge_", e->labels);
   trace_red_.Finish(before_step, store_, "trace_", {});
-  for (auto& [id, svc] : services_) {
-    const Labels labels = {{"service", strings_[id]}};
+  std::vector<std::pair<const std::string*, Service*>> services;
+  services.reserve(services_.size());
+  for (auto& [id, svc] : services_) services.emplace_back(&strings_[id], &svc);
+  std::sort(services.begin(), services.end(),
+            [](const auto& a, const auto& b) { return *a.first < *b.first; });
+  for (auto& [name, svc_ptr] : services) {
+    Service& svc = *svc_ptr;
+    const Labels labels = {{"service", *name}};
     std::erase_if(svc.open, [&](const ServiceSteps& st) {
       if (st.step >= before_step) return false;
       const uint64_t t = static_cast<uint64_t>(st.step) * store_->step_nanos();
