@@ -67,7 +67,7 @@ struct ServerConfig {
 
   // Detection (docs/detection.md): a verdict at or above this score is an
   // anomaly (the threshold NAB's standard profile chose).
-  double detection_threshold = 0.61;
+  double detection_threshold = 0.78;
   // Where incidents are pushed: Alertmanager base URLs (POST /api/v2/alerts)
   // and webhook URLs (the incident as JSON), http:// only for now.
   std::vector<std::string> alertmanager_urls;

@@ -86,7 +86,8 @@ Verdict SeriesDetector::Update(int64_t t, double x) {
   const double r = x - forecast;
   // The scale has a floor: a series that repeats a few values (residuals
   // mostly 0) must not turn every small move into a huge z.
-  const double floor = std::max({1e-9, 1e-3 * magnitude_, o_.scale_floor * std::sqrt(value_var_)});
+  const double floor =
+      std::max({1e-9, o_.relative_floor * magnitude_, o_.scale_floor * std::sqrt(value_var_)});
   const double s = std::max(scale_, floor);
   const double z = r / s;
   const bool warm = n_ > o_.warmup_points;

@@ -32,6 +32,11 @@ struct DetectorOptions {
   double trend_damping = 0.9;
   double scale_alpha = 0.02;       // running mean absolute residual
   double scale_floor = 0.1;        // the residual scale is at least this share of the values' deviation
+  // The deviations are at least this share of the series' mean absolute
+  // value: a quantile analytics writes moves in steps of about 2% (the
+  // sketch's buckets, analytics/red.h), and a steady series that moves by
+  // one bucket is not an anomaly.
+  double relative_floor = 0.02;
   double season_alpha = 0.05;      // hour-of-day offsets
   double cusum_slack = 0.5;        // in standard deviations
   double cusum_limit = 10;         // CUSUM height at which the level moves to the new value

@@ -117,8 +117,10 @@ void IncidentManager::OnAnomaly(const Anomaly& a) {
   std::set<std::string> near = neighbours(service);
   if (!client.empty()) near.merge(neighbours(client));
   Incident changed;
+  bool notify = false;
   {
     absl::MutexLock lock(&mu_);
+    DropUnconfirmed(a.time_nanos);
     // Every incident the anomaly is close to in time and in the graph; if
     // it connects several, they become one (the oldest).
     std::vector<size_t> matches;
@@ -147,6 +149,8 @@ void IncidentManager::OnAnomaly(const Anomaly& a) {
       target->anomaly_count += other.anomaly_count;
       target->open = target->open || other.open;
       if (target->open) target->resolved_nanos = 0;
+      if (target->id == 0 || (other.id != 0 && other.id < target->id)) target->id = other.id;
+      target->confirmed = target->confirmed || other.confirmed;
       for (Anomaly& o : other.anomalies) {
         if (target->anomalies.size() < options_.max_anomalies_per_incident) {
           target->anomalies.push_back(std::move(o));
@@ -156,9 +160,7 @@ void IncidentManager::OnAnomaly(const Anomaly& a) {
     }
     if (target == nullptr) {
       Incident& fresh = incidents_.emplace_back();
-      fresh.id = next_id_++;
       fresh.opened_nanos = a.time_nanos;
-      ++opened_total_;
       target = &fresh;
       // Forget the oldest, resolved first.
       while (incidents_.size() > options_.max_incidents) {
@@ -176,22 +178,60 @@ void IncidentManager::OnAnomaly(const Anomaly& a) {
       target->anomalies.push_back(a);
     }
     Rank(target, edges);
-    changed = *target;
+    // Confirmed by a second series.
+    bool second_series = false;
+    for (const Anomaly& o : target->anomalies) {
+      if (o.series != a.series || o.labels != a.labels) second_series = true;
+    }
+    Confirm(target, second_series);
+    if (target->confirmed) {
+      changed = *target;
+      notify = true;
+    }
   }
-  if (on_change_) on_change_(changed);
+  if (notify && on_change_) on_change_(changed);
+}
+
+bool IncidentManager::Confirm(Incident* incident, bool evidence) {
+  if (incident->confirmed || !(evidence || options_.confirm_window_nanos == 0)) return false;
+  incident->confirmed = true;
+  incident->id = next_id_++;
+  ++opened_total_;
+  return true;
+}
+
+void IncidentManager::DropUnconfirmed(uint64_t now) {
+  std::erase_if(incidents_, [&](const Incident& i) {
+    return !i.confirmed && i.opened_nanos + options_.confirm_window_nanos < now;
+  });
 }
 
 void IncidentManager::OnOngoing(const Anomaly& a) {
   const auto [service, client] = AnomalyServices(a);
-  absl::MutexLock lock(&mu_);
-  for (Incident& i : incidents_) {
-    if (!i.open || a.time_nanos > i.last_anomaly_nanos + options_.quiet_period_nanos) continue;
-    for (const RankedService& r : i.ranking) {
-      if (r.own && r.service == service) {
-        i.last_anomaly_nanos = std::max(i.last_anomaly_nanos, a.time_nanos);
-        break;
+  std::vector<Incident> confirmed;
+  {
+    absl::MutexLock lock(&mu_);
+    for (Incident& i : incidents_) {
+      if (!i.open || a.time_nanos > i.last_anomaly_nanos + options_.quiet_period_nanos) continue;
+      for (const RankedService& r : i.ranking) {
+        if (r.own && r.service == service) {
+          i.last_anomaly_nanos = std::max(i.last_anomaly_nanos, a.time_nanos);
+          break;
+        }
+      }
+      // Confirmed by a series still anomalous at a later step.
+      if (!i.confirmed) {
+        for (const Anomaly& o : i.anomalies) {
+          if (o.series == a.series && o.labels == a.labels && a.time_nanos > o.time_nanos) {
+            if (Confirm(&i, true)) confirmed.push_back(i);
+            break;
+          }
+        }
       }
     }
+  }
+  if (on_change_) {
+    for (const Incident& i : confirmed) on_change_(i);
   }
 }
 
@@ -200,8 +240,9 @@ void IncidentManager::Advance(uint64_t now) {
   {
     absl::MutexLock lock(&mu_);
     now_ = std::max(now_, now);
+    DropUnconfirmed(now);
     for (Incident& i : incidents_) {
-      if (i.open && now >= i.last_anomaly_nanos + options_.quiet_period_nanos) {
+      if (i.confirmed && i.open && now >= i.last_anomaly_nanos + options_.quiet_period_nanos) {
         i.open = false;
         i.resolved_nanos = now;
         resolved.push_back(i);
@@ -224,7 +265,7 @@ void IncidentManager::SetRootCauses(uint64_t id, std::vector<RcaCandidate> candi
   {
     absl::MutexLock lock(&mu_);
     for (Incident& i : incidents_) {
-      if (i.id != id) continue;
+      if (i.id != id || !i.confirmed) continue;
       i.root_causes = std::move(candidates);
       i.root_causes_nanos = at_nanos;
       changed = i;
@@ -237,7 +278,7 @@ std::vector<Incident> IncidentManager::Incidents(bool open_only) const {
   absl::MutexLock lock(&mu_);
   std::vector<Incident> out;
   for (auto it = incidents_.rbegin(); it != incidents_.rend(); ++it) {
-    if (!open_only || it->open) out.push_back(*it);
+    if (it->confirmed && (!open_only || it->open)) out.push_back(*it);
   }
   return out;
 }
@@ -246,7 +287,7 @@ std::string IncidentManager::MetricsText() const {
   absl::MutexLock lock(&mu_);
   std::string out;
   size_t open = 0;
-  for (const Incident& i : incidents_) open += i.open;
+  for (const Incident& i : incidents_) open += i.confirmed && i.open;
   analytics::AppendFamily(&out, "ariadne_incidents_open", "gauge", "Incidents open now.");
   analytics::AppendSample(&out, "ariadne_incidents_open", {}, static_cast<double>(open));
   analytics::AppendFamily(&out, "ariadne_incidents_total", "counter", "Incidents opened.");

@@ -36,6 +36,13 @@
 namespace ariadne::detect {
 
 struct IncidentOptions {
+  // An incident is shown (listed, counted, notified) once confirmed: a
+  // second series anomalous, or its first series still anomalous at a later
+  // step. One not confirmed within this long of its first anomaly is
+  // dropped: a lone blip on one series is noise, and an incident it opened
+  // would take the anomalies of a real fault that starts soon after. 0:
+  // every incident is confirmed at once.
+  uint64_t confirm_window_nanos = 60'000'000'000ull;
   uint64_t group_window_nanos = 5 * 60'000'000'000ull;
   uint64_t quiet_period_nanos = 5 * 60'000'000'000ull;
   size_t max_anomalies_per_incident = 200;
@@ -53,7 +60,8 @@ struct RankedService {
 };
 
 struct Incident {
-  uint64_t id = 0;
+  uint64_t id = 0;                  // given when confirmed (0 before)
+  bool confirmed = false;
   bool open = true;
   uint64_t opened_nanos = 0;        // first anomaly's step
   uint64_t last_anomaly_nanos = 0;
@@ -90,13 +98,19 @@ class IncidentManager {
   // `at_nanos`); on_change is called with the incident.
   void SetRootCauses(uint64_t id, std::vector<RcaCandidate> candidates, uint64_t at_nanos);
 
-  // Newest first; `open_only` leaves resolved ones out.
+  // Confirmed incidents, newest first; `open_only` leaves resolved ones out.
   std::vector<Incident> Incidents(bool open_only) const;
   std::string MetricsText() const;
 
  private:
   static void Rank(Incident* incident,
                    const std::vector<std::pair<std::string, std::string>>& edges);
+  // Confirms `incident` if `evidence` (a second series, or a series still
+  // anomalous) says so; returns whether it became confirmed now.
+  bool Confirm(Incident* incident, bool evidence) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops the unconfirmed incidents whose first anomaly is older than the
+  // confirmation window at `now`.
+  void DropUnconfirmed(uint64_t now_nanos) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const IncidentOptions options_;
   const EdgesFn edges_;

@@ -8,6 +8,13 @@ namespace {
 constexpr uint64_t kSec = 1'000'000'000ull;
 constexpr uint64_t kT0 = 1'700'000'000 * kSec;
 
+// The tests of grouping and lifecycle confirm every incident at once.
+IncidentOptions Immediate() {
+  IncidentOptions o;
+  o.confirm_window_nanos = 0;
+  return o;
+}
+
 Anomaly Make(std::string series, analytics::Labels labels, uint64_t t, double score) {
   Anomaly a;
   a.series = std::move(series);
@@ -22,7 +29,7 @@ Anomaly Make(std::string series, analytics::Labels labels, uint64_t t, double sc
 TEST(IncidentTest, ConnectedAnomaliesCloseInTimeAreOneIncident) {
   std::vector<Incident> changes;
   IncidentManager m(
-      {}, [] {
+      Immediate(), [] {
         return std::vector<std::pair<std::string, std::string>>{
             {"frontend", "cart"}, {"cart", "redis"}, {"frontend", "ads"}};
       },
@@ -63,7 +70,7 @@ TEST(IncidentTest, ConnectedAnomaliesCloseInTimeAreOneIncident) {
 }
 
 TEST(IncidentTest, AnAnomalyThatConnectsTwoIncidentsMergesThem) {
-  IncidentManager m({}, [] {
+  IncidentManager m(Immediate(), [] {
     return std::vector<std::pair<std::string, std::string>>{{"a", "b"}, {"b", "c"}};
   });
   m.OnAnomaly(Make("error_ratio", {{"service", "a"}}, kT0, 0.9));
@@ -79,7 +86,7 @@ TEST(IncidentTest, AnAnomalyThatConnectsTwoIncidentsMergesThem) {
 }
 
 TEST(IncidentTest, StaysOpenWhileItsSeriesAreStillAnomalous) {
-  IncidentManager m({}, [] { return std::vector<std::pair<std::string, std::string>>{}; });
+  IncidentManager m(Immediate(), [] { return std::vector<std::pair<std::string, std::string>>{}; });
   m.OnAnomaly(Make("error_ratio", {{"service", "a"}}, kT0, 0.9));
   for (uint64_t t = 10; t <= 600; t += 10) {
     m.OnOngoing(Make("error_ratio", {{"service", "a"}}, kT0 + t * kSec, 0.9));
@@ -91,10 +98,45 @@ TEST(IncidentTest, StaysOpenWhileItsSeriesAreStillAnomalous) {
 }
 
 TEST(IncidentTest, FarApartInTimeAreSeparate) {
-  IncidentManager m({}, [] { return std::vector<std::pair<std::string, std::string>>{}; });
+  IncidentManager m(Immediate(), [] { return std::vector<std::pair<std::string, std::string>>{}; });
   m.OnAnomaly(Make("error_ratio", {{"service", "a"}}, kT0, 0.9));
   m.OnAnomaly(Make("error_ratio", {{"service", "a"}}, kT0 + 301 * kSec, 0.9));
   EXPECT_EQ(m.Incidents(false).size(), 2u);
+}
+
+TEST(IncidentTest, ALoneBlipIsNotAnIncident) {
+  int changes = 0;
+  IncidentManager m({}, [] { return std::vector<std::pair<std::string, std::string>>{{"a", "b"}}; },
+                    [&](const Incident&) { ++changes; });
+  m.OnAnomaly(Make("error_ratio", {{"service", "a"}}, kT0, 0.9));
+  EXPECT_TRUE(m.Incidents(false).empty());
+  EXPECT_EQ(changes, 0);
+  // Nothing else within a minute: dropped, and a fault that starts later
+  // opens its own incident instead of joining the blip's.
+  m.Advance(kT0 + 70 * kSec);
+  m.OnAnomaly(Make("error_ratio", {{"service", "b"}}, kT0 + 90 * kSec, 0.9));
+  m.OnAnomaly(Make("latency_seconds", {{"service", "b"}}, kT0 + 100 * kSec, 0.9));
+  const auto all = m.Incidents(false);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].id, 1u);
+  EXPECT_EQ(all[0].opened_nanos, kT0 + 90 * kSec);
+  EXPECT_EQ(all[0].anomaly_count, 2);
+  EXPECT_EQ(changes, 1);
+  EXPECT_NE(m.MetricsText().find("ariadne_incidents_total 1"), std::string::npos) << m.MetricsText();
+}
+
+TEST(IncidentTest, ASeriesStillAnomalousAStepLaterConfirms) {
+  int changes = 0;
+  IncidentManager m({}, [] { return std::vector<std::pair<std::string, std::string>>{}; },
+                    [&](const Incident&) { ++changes; });
+  m.OnAnomaly(Make("error_ratio", {{"service", "a"}}, kT0, 0.9));
+  m.OnOngoing(Make("error_ratio", {{"service", "other"}}, kT0 + 10 * kSec, 0.9));
+  EXPECT_TRUE(m.Incidents(false).empty());
+  m.OnOngoing(Make("error_ratio", {{"service", "a"}}, kT0 + 10 * kSec, 0.9));
+  const auto all = m.Incidents(true);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].opened_nanos, kT0);
+  EXPECT_EQ(changes, 1);
 }
 
 }  // namespace

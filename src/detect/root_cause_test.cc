@@ -68,7 +68,9 @@ TEST(RootCauseTest, RanksAnOpenIncidentFromTheStore) {
   Traffic(&head, opened - 20 * 60 * kSec, opened + 3 * 60 * kSec, opened - 30 * kSec, 50);
 
   std::vector<Incident> changes;
-  IncidentManager incidents(IncidentOptions{}, [] {
+  IncidentOptions io;
+  io.confirm_window_nanos = 0;  // confirmed by its first anomaly
+  IncidentManager incidents(io, [] {
     return std::vector<std::pair<std::string, std::string>>{{"frontend", "cart"}};
   }, [&](const Incident& i) { changes.push_back(i); });
   Anomaly a;
@@ -110,7 +112,9 @@ TEST(RootCauseTest, AnIncidentThatResolvedUnrankedIsRankedOnce) {
   const uint64_t opened = 2000 * kSec;
   Traffic(&head, opened - 20 * 60 * kSec, opened + 3 * 60 * kSec, opened - 30 * kSec, 50);
   int changes = 0;
-  IncidentManager incidents(IncidentOptions{}, [] {
+  IncidentOptions io;
+  io.confirm_window_nanos = 0;  // confirmed by its first anomaly
+  IncidentManager incidents(io, [] {
     return std::vector<std::pair<std::string, std::string>>{};
   }, [&](const Incident&) { ++changes; });
   Anomaly a;

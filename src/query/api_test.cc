@@ -223,7 +223,7 @@ TEST_F(QueryApiTest, Anomalies) {
   EXPECT_STREQ(a["time"].GetString(), "2023-11-14T22:38:20Z");
   EXPECT_EQ(a["value"].GetDouble(), 181);
   EXPECT_STREQ(a["reason"].GetString(), "outlier");
-  EXPECT_GT(a["score"].GetDouble(), 0.61);
+  EXPECT_GT(a["score"].GetDouble(), 0.78);
   EXPECT_LT(a["expected_high"].GetDouble(), 181);
   // The default window is the last hour: the anomaly is older.
   ASSERT_EQ(Get("/api/v1/anomalies", &d), 200);
