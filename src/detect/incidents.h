@@ -2,6 +2,10 @@
 // one incident, with a lifecycle (open -> resolved after a quiet period) and
 // a first ranking of the services involved (docs/detection.md).
 //
+// An incident is shown (listed, counted, notified) once confirmed: a second
+// series anomalous, or its first series still anomalous at a later step,
+// within `confirm_window` of its first anomaly; otherwise it is dropped.
+//
 // An anomaly is about a service: its `service` label, or for an edge series
 // its server (and its client counts as involved). It joins the open incident
 // whose last anomaly is at most `group_window` earlier and that already
