@@ -577,10 +577,14 @@ absl::StatusOr<CaseRun> RunFaultCase(const FaultCase& c, const SuiteSettings& se
 CaseScore ScoreCase(const FaultCase& c, const CaseRun& run, const SuiteSettings& settings,
                     sim::Nanos step) {
   CaseScore s;
+  (void)step;
   for (const ObservedIncident& i : run.incidents) {
-    if (i.opened < settings.warmup) continue;
+    if (i.noticed < settings.warmup) continue;
     ++s.incidents;
-    const bool tp = i.opened + step > c.fault.start && i.opened <= c.fault.end() + settings.grace;
+    // Shown (confirmed) once the fault had begun, and opened before its end
+    // plus the grace: an engineer paged because of the fault. Its first
+    // anomaly may be a step or two older (a blip the fault confirmed).
+    const bool tp = i.noticed >= c.fault.start && i.opened <= c.fault.end() + settings.grace;
     if (!tp) {
       ++s.false_positives;
       continue;

@@ -130,10 +130,13 @@ struct CaseRun {
 // Runs one case (see the header comment).
 absl::StatusOr<CaseRun> RunFaultCase(const FaultCase& c, const SuiteSettings& settings);
 
-// One case scored. Only incidents opened at or after the warm-up count (the
-// detectors are still learning before it). An incident is a true positive if
-// the step it opened in, [opened, opened + step), reaches into
-// [fault start, fault end + grace]; every other one is a false positive. The
+// One case scored. Only incidents shown (confirmed, `noticed`) at or after
+// the warm-up count (the detectors are still learning before it). An
+// incident is a true positive if it was shown at or after the fault's start
+// and opened (its first anomaly) by the fault's end + grace: an engineer was
+// paged because of the fault (its first anomaly may be a blip a step or two
+// before the start that the fault's anomalies confirmed); every other one
+// is a false positive. The
 // fault is detected if it has a true positive. Ranks are 1-based positions
 // of the first correct service (the fault's service; for network_delay the
 // callee or the caller) in the first true positive's rankings; 0 = absent.

@@ -38,13 +38,13 @@ TEST(FaultScoreTest, IncidentsAreTruePositivesInsideTheWindowAndItsGrace) {
   const FaultCase c = Case("cart", 615 * kS, 300 * kS);  // [615, 915) s
   CaseRun run;
   run.incidents = {
-      Incident(300 * kS, 320 * kS),  // during the warm-up: not counted
-      // Its step [610, 620) reaches into the fault: the first TP, delay 0.
+      Incident(300 * kS, 320 * kS),  // shown during the warm-up: not counted
+      Incident(590 * kS, 610 * kS),  // shown before the fault: FP
+      // Opened a step before the start, shown after it: the first TP, delay 0.
       Incident(610 * kS, 640 * kS, {"frontend", "cart"}, {"cart", "frontend"}),
       Incident(800 * kS, 820 * kS, {"cart"}, {"cart"}),  // TP, not the first
       Incident(1030 * kS, 1040 * kS),                    // TP: within end + 2 min
       Incident(1040 * kS, 1050 * kS),                    // FP: after the grace
-      Incident(605 * kS, 650 * kS),                      // FP: its step ends at the start
   };
   const CaseScore score = ScoreCase(c, run, s);
   EXPECT_EQ(score.incidents, 5);
