@@ -34,6 +34,20 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
+http::verb Verb(HttpMethod method) {
+  switch (method) {
+    case HttpMethod::kPost:
+      return http::verb::post;
+    case HttpMethod::kPut:
+      return http::verb::put;
+    case HttpMethod::kPatch:
+      return http::verb::patch;
+    case HttpMethod::kGet:
+      break;
+  }
+  return http::verb::get;
+}
+
 // Beyond the deadline, how long the io_context may run so that the stream's
 // own expiry (which reports beast::error::timeout) fires first.
 constexpr std::chrono::milliseconds kExpiryMargin(500);
@@ -146,8 +160,7 @@ absl::StatusOr<HttpAnswer> Exchange(const HttpUrl& url, const HttpRequest& reque
   bool done = false;
   tcp::resolver::results_type resolved;
   std::vector<tcp::endpoint> endpoints;
-  http::request<http::string_body> message{
-      request.method == HttpMethod::kPost ? http::verb::post : http::verb::get, request.target, 11};
+  http::request<http::string_body> message{Verb(request.method), request.target, 11};
   http::response_parser<http::string_body> parser;
   beast::flat_buffer buffer;
   asio::io_context io{1};
@@ -213,8 +226,11 @@ absl::StatusOr<HttpAnswer> Exchange(const HttpUrl& url, const HttpRequest& reque
   message.set(http::field::user_agent, "ariadne");
   if (!request.accept.empty()) message.set(http::field::accept, request.accept);
   if (!request.content_type.empty()) message.set(http::field::content_type, request.content_type);
+  if (!request.authorization.empty()) {
+    message.set(http::field::authorization, request.authorization);
+  }
   message.keep_alive(false);
-  if (request.method == HttpMethod::kPost || !request.body.empty()) {
+  if (request.method != HttpMethod::kGet || !request.body.empty()) {
     message.body() = request.body;
     message.prepare_payload();
   }
@@ -257,6 +273,20 @@ absl::StatusOr<HttpAnswer> SendHttp(const HttpUrl& url, const HttpRequest& reque
 
 // ---------------------------------------------------------------------------
 // Helpers for callers.
+
+std::string_view HttpMethodName(HttpMethod method) {
+  switch (method) {
+    case HttpMethod::kPost:
+      return "POST";
+    case HttpMethod::kPut:
+      return "PUT";
+    case HttpMethod::kPatch:
+      return "PATCH";
+    case HttpMethod::kGet:
+      break;
+  }
+  return "GET";
+}
 
 absl::StatusCode HttpStatusCode(int http_status) {
   switch (http_status) {

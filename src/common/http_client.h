@@ -46,15 +46,19 @@ struct HttpUrl {
 [[nodiscard]] absl::StatusOr<HttpUrl> ParseHttpUrl(std::string_view url,
                                                    std::string_view what = "URL");
 
-enum class HttpMethod { kGet, kPost };
+enum class HttpMethod { kGet, kPost, kPut, kPatch };
 
 struct HttpRequest {
   HttpMethod method = HttpMethod::kGet;
   std::string target = "/";  // origin-form: "/path?query"
-  std::string body;          // sent with Content-Length (POST)
+  std::string body;          // sent with Content-Length (POST, PUT, PATCH)
   std::string content_type;  // the Content-Type header, if not empty
   std::string accept = "application/json";
+  std::string authorization;  // the Authorization header ("Bearer ..."), if not empty
 };
+
+// "GET", "POST", "PUT", "PATCH": for messages.
+std::string_view HttpMethodName(HttpMethod method);
 
 struct HttpAnswer {
   int status = 0;            // e.g. 200

@@ -1,0 +1,276 @@
+// KubeScaleClient (kube_scale.h): one SendHttp exchange per call; the answer
+// is a Scale (2xx) or, for an error, usually a Kubernetes Status object,
+// both read with simdjson's DOM parser (answers are small).
+#include "control/kube_scale.h"
+
+#include <simdjson.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/strings.h"
+
+namespace ariadne::control {
+
+namespace {
+
+namespace dom = simdjson::dom;
+
+// Largest answer read: a Scale or a Status is well under a kilobyte.
+constexpr size_t kMaxAnswerBytes = 1 << 20;
+// Largest token file read (a service-account JWT is about 1 KiB).
+constexpr std::streamsize kMaxTokenBytes = 64 << 10;
+
+// A DNS-1123 subdomain (deployment names; `label` also bars dots and caps the
+// length at 63, for namespaces). Checked so a name cannot change the path.
+bool IsDnsName(std::string_view s, bool label) {
+  if (s.empty() || s.size() > (label ? 63u : 253u)) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    const bool edge = i == 0 || i + 1 == s.size();
+    if (alnum) continue;
+    if (edge) return false;
+    if (c == '-' || (!label && c == '.')) continue;
+    return false;
+  }
+  return true;
+}
+
+std::string Quoted(std::string_view s) { return absl::StrCat("\"", AbslView(s), "\""); }
+
+// Reads the whole (small) file at `path`.
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path, std::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot read ", AbslView(what), " file ",
+                                                      Quoted(path), ": ", std::strerror(errno)));
+  }
+  std::string data(static_cast<size_t>(kMaxTokenBytes) + 1, '\0');
+  in.read(data.data(), kMaxTokenBytes + 1);
+  if (in.bad()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot read ", AbslView(what), " file ", Quoted(path), ": read error"));
+  }
+  data.resize(static_cast<size_t>(in.gcount()));
+  if (data.size() > static_cast<size_t>(kMaxTokenBytes)) {
+    return absl::FailedPreconditionError(absl::StrCat(AbslView(what), " file ", Quoted(path),
+                                                      " is over ", kMaxTokenBytes, " bytes"));
+  }
+  std::string trimmed(absl::StripAsciiWhitespace(data));
+  if (trimmed.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(AbslView(what), " file ", Quoted(path), " is empty"));
+  }
+  return trimmed;
+}
+
+// An int32 field at `object[key]`: nullopt if absent, error if not an integer.
+absl::StatusOr<std::optional<int32_t>> IntField(dom::object object, std::string_view key) {
+  dom::element e;
+  if (object.at_key(key).get(e) != simdjson::SUCCESS) return std::nullopt;
+  int64_t v = 0;
+  if (e.get_int64().get(v) != simdjson::SUCCESS || v < 0 ||
+      v > std::numeric_limits<int32_t>::max()) {
+    return absl::InternalError(
+        absl::StrCat("\"", AbslView(key), "\" is not a replica count: ", simdjson::to_string(e)));
+  }
+  return static_cast<int32_t>(v);
+}
+
+// The Scale in a 2xx answer. spec.replicas is omitted when 0 (omitempty in
+// the Kubernetes type); status.replicas is required.
+absl::StatusOr<KubeScale> ParseScale(const std::string& body) {
+  dom::parser parser;
+  dom::element root;
+  if (parser.parse(body).get(root) != simdjson::SUCCESS) {
+    return absl::InternalError(absl::StrCat("the answer is not JSON: ", BodyExcerpt(body)));
+  }
+  dom::object object, spec, status;
+  std::string_view kind;
+  if (root.get_object().get(object) != simdjson::SUCCESS ||
+      object.at_key("kind").get_string().get(kind) != simdjson::SUCCESS || kind != "Scale") {
+    return absl::InternalError(absl::StrCat("the answer is not a Scale: ", BodyExcerpt(body)));
+  }
+  KubeScale out;
+  if (object.at_key("spec").get_object().get(spec) == simdjson::SUCCESS) {
+    auto replicas = IntField(spec, "replicas");
+    if (!replicas.ok()) return replicas.status();
+    out.spec_replicas = replicas->value_or(0);
+  }
+  if (object.at_key("status").get_object().get(status) != simdjson::SUCCESS) {
+    return absl::InternalError(absl::StrCat("the Scale has no status: ", BodyExcerpt(body)));
+  }
+  auto replicas = IntField(status, "replicas");
+  if (!replicas.ok()) return replicas.status();
+  out.status_replicas = replicas->value_or(0);
+  return out;
+}
+
+// What an error answer says: the message (and reason) of a Kubernetes
+// Status object, else an excerpt of the body.
+std::string ErrorDetail(const std::string& body) {
+  dom::parser parser;
+  dom::element root;
+  dom::object object;
+  std::string_view kind, message, reason;
+  if (parser.parse(body).get(root) == simdjson::SUCCESS &&
+      root.get_object().get(object) == simdjson::SUCCESS &&
+      object.at_key("kind").get_string().get(kind) == simdjson::SUCCESS && kind == "Status" &&
+      object.at_key("message").get_string().get(message) == simdjson::SUCCESS) {
+    if (object.at_key("reason").get_string().get(reason) == simdjson::SUCCESS &&
+        !reason.empty()) {
+      return absl::StrCat(AbslView(message), " (reason ", AbslView(reason), ")");
+    }
+    return std::string(message);
+  }
+  return BodyExcerpt(body);
+}
+
+}  // namespace
+
+absl::StatusOr<KubeScaleOptions> InClusterKubeScaleOptions(
+    std::string k8s_namespace,
+    const std::function<std::optional<std::string>(const char*)>& getenv) {
+  const auto env = [&](const char* name) -> std::optional<std::string> {
+    if (getenv) return getenv(name);
+    const char* v = std::getenv(name);
+    return v != nullptr ? std::optional<std::string>(v) : std::nullopt;
+  };
+  const std::optional<std::string> host = env("KUBERNETES_SERVICE_HOST");
+  const std::optional<std::string> port = env("KUBERNETES_SERVICE_PORT");
+  if (!host || host->empty() || !port || port->empty()) {
+    return absl::FailedPreconditionError(
+        "not running in a Kubernetes pod: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT "
+        "are not set; give the API server's URL instead");
+  }
+  KubeScaleOptions options;
+  const bool ipv6 = host->find(':') != std::string::npos;
+  options.base_url = absl::StrCat("http://", ipv6 ? "[" : "", *host, ipv6 ? "]" : "", ":", *port);
+  options.token_file = kServiceAccountTokenPath;
+  if (k8s_namespace.empty()) {
+    auto ns = ReadSmallFile(kServiceAccountNamespacePath, "service-account namespace");
+    if (!ns.ok()) return ns.status();
+    k8s_namespace = std::move(*ns);
+  }
+  options.k8s_namespace = std::move(k8s_namespace);
+  return options;
+}
+
+absl::StatusOr<std::unique_ptr<KubeScaleClient>> KubeScaleClient::Create(
+    KubeScaleOptions options) {
+  auto base = ParseHttpUrl(options.base_url, "Kubernetes API server URL");
+  if (!base.ok()) return base.status();
+  if (!base->query.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("Kubernetes API server URL ",
+                                                   Quoted(options.base_url),
+                                                   ": a query is not allowed"));
+  }
+  while (!base->path.empty() && base->path.back() == '/') base->path.pop_back();
+  if (!IsDnsName(options.k8s_namespace, /*label=*/true)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("namespace ", Quoted(options.k8s_namespace),
+                     " is not a DNS-1123 label (lower-case letters, digits and '-', at most 63)"));
+  }
+  if (options.timeout.count() <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Kubernetes API timeout must be positive, not ", options.timeout.count(), " ms"));
+  }
+  return std::unique_ptr<KubeScaleClient>(new KubeScaleClient(std::move(options), *std::move(base)));
+}
+
+KubeScaleClient::KubeScaleClient(KubeScaleOptions options, HttpUrl base)
+    : options_(std::move(options)), base_(std::move(base)) {}
+
+HttpUrl KubeScaleClient::ScaleHttpUrl(std::string_view deployment) const {
+  HttpUrl url = base_;
+  url.path = absl::StrCat(base_.path, "/apis/apps/v1/namespaces/", options_.k8s_namespace,
+                          "/deployments/", AbslView(deployment), "/scale");
+  return url;
+}
+
+std::string KubeScaleClient::ScaleUrl(std::string_view deployment) const {
+  return ScaleHttpUrl(deployment).ToString();
+}
+
+absl::StatusOr<std::string> KubeScaleClient::Authorization() const {
+  if (!options_.token.empty()) return absl::StrCat("Bearer ", options_.token);
+  if (options_.token_file.empty()) return std::string();
+  auto token = ReadSmallFile(options_.token_file, "bearer token");
+  if (!token.ok()) return token.status();
+  return absl::StrCat("Bearer ", *token);
+}
+
+absl::StatusOr<KubeScale> KubeScaleClient::Call(std::string_view deployment, HttpMethod method,
+                                                std::string body) const {
+  const std::string who = absl::StrCat("deployment ", Quoted(deployment), " in namespace ",
+                                       Quoted(options_.k8s_namespace));
+  if (!IsDnsName(deployment, /*label=*/false)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(who, ": not a DNS-1123 name (lower-case letters, digits, '-' and '.')"));
+  }
+  auto authorization = Authorization();
+  if (!authorization.ok()) {
+    return absl::Status(authorization.status().code(),
+                        absl::StrCat(who, ": ", authorization.status().message()));
+  }
+  const HttpUrl url = ScaleHttpUrl(deployment);
+  HttpRequest request;
+  request.method = method;
+  request.target = url.Target();
+  request.authorization = *std::move(authorization);
+  if (method == HttpMethod::kPatch) request.content_type = "application/merge-patch+json";
+  request.body = std::move(body);
+  const std::string call =
+      absl::StrCat(who, ": ", AbslView(HttpMethodName(method)), " ", url.ToString());
+
+  auto answer = SendHttp(url, request, options_.timeout, {}, kMaxAnswerBytes);
+  if (!answer.ok()) {
+    return absl::Status(answer.status().code(),
+                        absl::StrCat(who, ": ", answer.status().message()));
+  }
+  if (answer->status < 200 || answer->status > 299) {
+    return absl::Status(HttpStatusCode(answer->status),
+                        absl::StrCat(call, " answered HTTP ", answer->status, ": ",
+                                     ErrorDetail(answer->body)));
+  }
+  auto scale = ParseScale(answer->body);
+  if (!scale.ok()) {
+    return absl::Status(scale.status().code(),
+                        absl::StrCat(call, ": ", scale.status().message()));
+  }
+  return *scale;
+}
+
+absl::StatusOr<KubeScale> KubeScaleClient::GetScale(std::string_view deployment) const {
+  return Call(deployment, HttpMethod::kGet, "");
+}
+
+absl::StatusOr<KubeScale> KubeScaleClient::SetReplicas(std::string_view deployment,
+                                                       int32_t replicas) {
+  if (replicas < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("deployment ", Quoted(deployment),
+                                                   ": replicas must be >= 0, not ", replicas));
+  }
+  if (options_.dry_run) {
+    absl::MutexLock lock(&mu_);
+    recorded_.push_back({std::string(deployment), replicas});
+    if (recorded_.size() > kMaxRecordedCommands) recorded_.pop_front();
+    return KubeScale{.spec_replicas = replicas, .status_replicas = 0};
+  }
+  return Call(deployment, HttpMethod::kPatch,
+              absl::StrCat("{\"spec\":{\"replicas\":", replicas, "}}"));
+}
+
+std::vector<KubeScaleCommand> KubeScaleClient::RecordedCommands() const {
+  absl::MutexLock lock(&mu_);
+  return {recorded_.begin(), recorded_.end()};
+}
+
+}  // namespace ariadne::control
