@@ -138,6 +138,16 @@ struct WindowStats {
   absl::flat_hash_map<uint32_t, uint32_t> chunk_traces;
   absl::flat_hash_map<uint64_t, OpStats> ops;
   absl::flat_hash_map<uint64_t, uint32_t> edges;  // caller service -> callee service: calls
+  // Per caller -> callee: how long the callee took to answer each call (its
+  // server span; for an uninstrumented peer, the caller's call span),
+  // seconds. The callee's own side, not the caller's: a CPU-starved caller
+  // also takes longer around every call it makes.
+  struct Waits {
+    std::vector<double> seconds;
+    std::vector<uint32_t> span;
+    std::vector<uint32_t> chunk;
+  };
+  absl::flat_hash_map<uint64_t, Waits> waits;
   // Requests each service served: its spans with no parent of its own
   // service (roots, and spans called from another service), in all and per
   // chunk; and calls to uninstrumented peers (leaf client spans naming them).
@@ -282,8 +292,18 @@ WindowStats Analyse(const RcaWindow& w, uint64_t chunk_nanos) {
       if (first[p + 1] - first[p] == 1) {
         os.gap.push_back(std::max(0.0, pdur - dur));
         os.gap_span.push_back(i);
+        WindowStats::Waits& wt = st.waits[Key(w.service[p], service)];
+        wt.seconds.push_back(dur);
+        wt.span.push_back(i);
+        wt.chunk.push_back(st.chunk[i]);
       }
       ++st.edges[Key(w.service[p], service)];
+    }
+    if (service != w.service[i]) {  // a call to a peer: the caller waits its whole length
+      WindowStats::Waits& wt = st.waits[Key(w.service[i], service)];
+      wt.seconds.push_back(dur);
+      wt.span.push_back(i);
+      wt.chunk.push_back(st.chunk[i]);
     }
     // The set of calls the span made.
     uint64_t sig = 0x12345;
@@ -640,6 +660,32 @@ std::vector<RcaCandidate> RankRootCauses(const RcaData& data, const RcaOptions& 
   }
   if (ev.empty()) return {};
 
+  // Blocking: a caller whose requests wait longer on a callee holds its
+  // workers longer, and its own requests queue for them; that added self
+  // time is the callee's doing. Up to the time the callee's answers added,
+  // the caller's added self time moves to the callee.
+  for (const auto& [edge, wa] : as.waits) {
+    const uint32_t caller = static_cast<uint32_t>(edge >> 32);
+    const uint32_t callee = static_cast<uint32_t>(edge);
+    if (caller == callee) continue;
+    auto ce = ev.find(caller);
+    if (ce == ev.end() || ce->second.amount[kLatency] <= 0) continue;
+    auto nw = ns.waits.find(edge);
+    if (nw == ns.waits.end()) continue;
+    Found f;
+    if (!ExcessOverMedian(nw->second.seconds, nw->second.chunk, wa.seconds, wa.span, secs, o, &f)) {
+      continue;
+    }
+    const double moved = std::min(ce->second.amount[kLatency], f.added);
+    ce->second.amount[kLatency] -= moved;
+    ServiceEvidence& target = ev[callee];
+    target.amount[kLatency] += moved;
+    if (target.best[kLatency].added <= 0) {
+      f.added = moved;
+      target.best[kLatency] = std::move(f);
+      target.best_name[kLatency] = "";
+    }
+  }
   // Shares per kind, summed.
   std::array<double, kKinds> total{};
   for (const auto& [s, e] : ev) {

@@ -21,6 +21,7 @@ struct Shape {
   double redis_error = 0;         // cart's client span to redis fails (redis is not instrumented)
   double redis_extra_ms = 0;      // redis answers slower
   double payment_down = 0;        // payment does not answer (its server span is missing), the call fails
+  double frontend_queue_ms = 0;   // frontend's requests wait for a worker before they start
 };
 
 void AddTraces(RcaData* d, RcaWindow* w, uint64_t t0, int traces, const Shape& s, uint32_t seed) {
@@ -31,10 +32,11 @@ void AddTraces(RcaData* d, RcaWindow* w, uint64_t t0, int traces, const Shape& s
   for (int t = 0; t < traces; ++t) {
     const std::string trace = "t" + std::to_string(seed) + "-" + std::to_string(t);
     const uint64_t start = t0 + static_cast<uint64_t>(t) * 100 * kMs;  // 10 traces a second
-    uint64_t now = start + kMs;
+    uint64_t now = start + kMs + static_cast<uint64_t>(s.frontend_queue_ms * jitter(rng) * kMs);
     // checkout's children
     const bool pay_fail = u(rng) < s.payment_error;
-    const uint64_t fe = id++, co = id++, pc = id++, ps = id++, cc = id++, cs = id++, rc = id++;
+    const uint64_t fe = id++, fc = id++, co = id++, pc = id++, ps = id++, cc = id++, cs = id++,
+                   rc = id++;
     const uint64_t co_start = now;
     now += static_cast<uint64_t>((2 + s.checkout_extra_ms) * jitter(rng) * kMs);
     // payment call
@@ -68,7 +70,9 @@ void AddTraces(RcaData* d, RcaWindow* w, uint64_t t0, int traces, const Shape& s
            down ? pc_start + kMs : pc_end, pay_fail || down, "payment");
     const uint64_t co_end = cc_end + kMs;
     const bool fail = pay_fail || redis_fail || down;
-    d->Add(w, trace, co, fe, "checkout", "PlaceOrder", SpanKind::kServer, co_start, co_end, fail);
+    d->Add(w, trace, co, fc, "checkout", "PlaceOrder", SpanKind::kServer, co_start, co_end, fail);
+    d->Add(w, trace, fc, fe, "frontend", "checkout/PlaceOrder", SpanKind::kClient,
+           co_start - kMs / 4, co_end + kMs / 4, fail);
     d->Add(w, trace, fe, 0, "frontend", "POST /checkout", SpanKind::kServer, start, co_end + kMs, fail);
   }
 }
@@ -97,6 +101,18 @@ TEST(RcaTest, SelfTimeNamesTheSlowServiceNotItsCallers) {
       << r[0].explanation;
   // The frontend only waits: it has no evidence of its own.
   for (const auto& c : r) EXPECT_NE(c.service, "frontend");
+}
+
+TEST(RcaTest, ACallerQueueingBehindASlowCalleeIsNotTheCause) {
+  // checkout is slower, so frontend's workers are held longer and its own
+  // requests queue: frontend's self time grows too, here by more than
+  // checkout's own.
+  const auto r = Rank({.checkout_extra_ms = 20, .frontend_queue_ms = 30});
+  ASSERT_FALSE(r.empty());
+  EXPECT_EQ(r[0].service, "checkout");
+  for (const auto& c : r) {
+    if (c.service == "frontend") EXPECT_LT(c.score, r[0].score / 4) << c.explanation;
+  }
 }
 
 TEST(RcaTest, WireTimeGoesToTheCallee) {
