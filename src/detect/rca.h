@@ -21,6 +21,8 @@
 //              range, earliest first;
 //   traffic    requests a service stopped serving although its callers kept
 //              coming (its normal rate scaled by its callers' change).
+// A caller's added self time that its callees' slower answers explain (its
+// workers were held, its requests queued) moves to those callees.
 // Each kind is shared out over the services (a service's share of all the
 // added self time, of all the new error origins, ...), the shares are summed,
 // and a random walk over the anomalous window's call graph (from callers
