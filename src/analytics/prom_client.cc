@@ -58,27 +58,6 @@ std::string UrlEncode(std::string_view s) {
   return out;
 }
 
-absl::StatusCode CodeOfHttpStatus(int status) {
-  switch (status) {
-    case 400:
-    case 422:
-      return absl::StatusCode::kInvalidArgument;
-    case 401:
-      return absl::StatusCode::kUnauthenticated;
-    case 403:
-      return absl::StatusCode::kPermissionDenied;
-    case 404:
-      return absl::StatusCode::kNotFound;
-    case 408:
-    case 504:
-      return absl::StatusCode::kDeadlineExceeded;
-    case 429:
-      return absl::StatusCode::kResourceExhausted;
-    default:
-      return status >= 500 ? absl::StatusCode::kUnavailable : absl::StatusCode::kUnknown;
-  }
-}
-
 absl::Status WithContext(const absl::Status& s, std::string_view context) {
   absl::Status out(s.code(), absl::StrCat(AbslView(context), ": ", s.message()));
   s.ForEachPayload(
@@ -231,7 +210,7 @@ absl::StatusOr<std::vector<PromSeries>> PromClient::QueryRange(std::string_view 
   if (answer->status == 404) {
     absl::StrAppend(&detail, " (is the URL's path prefix right?)");
   }
-  return absl::Status(CodeOfHttpStatus(answer->status),
+  return absl::Status(HttpStatusCode(answer->status),
                       absl::StrCat(context, ": ", http_status, ": ", detail));
 }
 

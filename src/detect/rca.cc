@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "store/query.h"
 
 namespace ariadne::detect {
 
@@ -79,15 +80,8 @@ std::string_view PeerOf(const model::SpanBatch& b, uint32_t row) {
 void RcaData::AddSpan(RcaWindow* w, const model::SpanBatch& b, uint32_t row) {
   const uint64_t span = IdOf(b.span_id[row].data());
   if (span == 0) return;
-  const model::Scope& scope = b.scopes[b.scope[row]];
-  std::string_view service = b.resources[scope.resource].service_name;
-  if (service.empty()) service = "unknown_service";
-  char hex[32];
-  for (size_t i = 0; i < 16; ++i) {
-    hex[2 * i] = "0123456789abcdef"[b.trace_id[row][i] >> 4];
-    hex[2 * i + 1] = "0123456789abcdef"[b.trace_id[row][i] & 15];
-  }
-  Add(w, std::string_view(hex, 32), span, IdOf(b.parent_span_id[row].data()), service,
+  Add(w, model::ToHex(b.trace_id[row]), span, IdOf(b.parent_span_id[row].data()),
+      store::ServiceOf(b, row),
       b.name[row], b.kind[row], b.start_unix_nano[row], b.end_unix_nano[row],
       b.status_code[row] == model::StatusCode::kError, PeerOf(b, row));
 }
