@@ -217,32 +217,6 @@ double AdjustedCount(std::string_view ts) {
   return 1;
 }
 
-void AppendNumber(std::string* out, double v) {
-  if (std::isnan(v)) {
-    out->append("NaN");
-  } else if (std::isinf(v)) {
-    out->append(v > 0 ? "+Inf" : "-Inf");
-  } else {
-    char buf[32];
-    auto [ptr, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-    out->append(buf, ptr);
-  }
-}
-
-void AppendLabelValue(std::string* out, std::string_view v) {
-  for (char c : v) {
-    if (c == '\\') {
-      out->append("\\\\");
-    } else if (c == '"') {
-      out->append("\\\"");
-    } else if (c == '\n') {
-      out->append("\\n");
-    } else {
-      out->push_back(c);
-    }
-  }
-}
-
 void AppendSample(std::string* out, std::string_view name, const Labels& labels, double value) {
   out->append(name);
   if (!labels.empty()) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "analytics/series_store.h"
+#include "common/prom_text.h"
 
 namespace ariadne::analytics {
 
@@ -106,8 +107,8 @@ double AdjustedCount(std::string_view trace_state);
 
 // Prometheus exposition helpers: a number as Prometheus reads it exactly
 // (shortest round-trip form, "+Inf", "NaN"), and a label value escaped.
-void AppendNumber(std::string* out, double v);
-void AppendLabelValue(std::string* out, std::string_view v);
+using ::ariadne::AppendLabelValue;  // common/prom_text.h
+using ::ariadne::AppendNumber;
 // "name{a="x",b="y"} value\n" (labels may be empty).
 void AppendSample(std::string* out, std::string_view name, const Labels& labels, double value);
 void AppendFamily(std::string* out, std::string_view name, std::string_view type,

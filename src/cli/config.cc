@@ -79,6 +79,60 @@ absl::Status LoadAnalytics(const YAML::Node& node, const std::string& path, Serv
   return absl::OkStatus();
 }
 
+absl::Status LoadAutoscaler(const YAML::Node& node, const std::string& path, ServerConfig* c) {
+  for (const auto& w : node) {
+    const std::string k = w.first.as<std::string>();
+    const std::string full = "autoscaler." + k;
+    absl::Status s;
+    if (k == "enabled") {
+      s = Read(w.second, full, &c->autoscaler_enabled);
+    } else if (k == "interval") {
+      s = Read(w.second, full, &c->autoscaler_interval);
+    } else if (k == "slo") {
+      s = Read(w.second, full, &c->autoscaler_slo);
+    } else if (k == "slo_quantile") {
+      s = Read(w.second, full, &c->autoscaler_slo_quantile);
+    } else if (k == "min_replicas") {
+      s = Read(w.second, full, &c->autoscaler_min_replicas);
+    } else if (k == "max_replicas") {
+      s = Read(w.second, full, &c->autoscaler_max_replicas);
+    } else if (k == "workers") {
+      s = Read(w.second, full, &c->autoscaler_workers);
+    } else if (k == "startup_delay") {
+      s = Read(w.second, full, &c->autoscaler_startup_delay);
+    } else if (k == "services") {
+      s = Read(w.second, full, &c->autoscaler_services);
+    } else if (k == "dry_run") {
+      s = Read(w.second, full, &c->autoscaler_dry_run);
+    } else if (k == "keda_listen") {
+      s = Read(w.second, full, &c->keda_addr);
+    } else if (k == "kubernetes") {
+      for (const auto& m : w.second) {
+        const std::string mk = m.first.as<std::string>();
+        const std::string mfull = full + "." + mk;
+        if (mk == "url") {
+          s = Read(m.second, mfull, &c->kubernetes_url);
+        } else if (mk == "namespace") {
+          s = Read(m.second, mfull, &c->kubernetes_namespace);
+        } else if (mk == "token_file") {
+          s = Read(m.second, mfull, &c->kubernetes_token_file);
+        } else {
+          return absl::InvalidArgumentError(absl::StrCat(
+              path, ": unknown key ", mfull, " (known: url, namespace, token_file)"));
+        }
+        if (!s.ok()) return s;
+      }
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": unknown key ", full,
+          " (known: enabled, interval, slo, slo_quantile, min_replicas, max_replicas, workers, "
+          "startup_delay, services, dry_run, keda_listen, kubernetes)"));
+    }
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status LoadYamlConfig(const std::string& path, ServerConfig* c) {
@@ -172,6 +226,19 @@ absl::Status LoadYamlConfig(const std::string& path, ServerConfig* c) {
         }
         if (!s.ok()) return s;
       }
+    } else if (key == "ui") {
+      for (const auto& u : v) {
+        const std::string k = u.first.as<std::string>();
+        if (k == "dir") {
+          s = Read(u.second, "ui.dir", &c->ui_dir);
+        } else {
+          return absl::InvalidArgumentError(
+              absl::StrCat(path, ": unknown key ui.", k, " (known: dir)"));
+        }
+        if (!s.ok()) return s;
+      }
+    } else if (key == "autoscaler") {
+      if (s = LoadAutoscaler(v, path, c); !s.ok()) return s;
     } else if (key == "limits") {
       for (const auto& l : v) {
         const std::string k = l.first.as<std::string>();
@@ -243,6 +310,28 @@ absl::Status Validate(const ServerConfig& c) {
   }
   if (c.compaction_max_inputs > 1024) {
     return absl::InvalidArgumentError("storage.compaction_max_inputs must be at most 1024");
+  }
+  for (const auto& [key, value] : {std::pair<const char*, const std::string*>{
+                                       "autoscaler.interval", &c.autoscaler_interval},
+                                   {"autoscaler.slo", &c.autoscaler_slo}}) {
+    auto d = query::ParseDurationNanos(*value);
+    if (!d.ok()) return absl::InvalidArgumentError(absl::StrCat(key, ": ", d.status().message()));
+    if (*d <= 0) return absl::InvalidArgumentError(absl::StrCat(key, " must be positive"));
+  }
+  if (auto d = query::ParseDurationNanos(c.autoscaler_startup_delay); !d.ok() || *d < 0) {
+    return absl::InvalidArgumentError("autoscaler.startup_delay must be a duration >= 0");
+  }
+  if (!(c.autoscaler_slo_quantile > 0 && c.autoscaler_slo_quantile < 1)) {
+    return absl::InvalidArgumentError("autoscaler.slo_quantile must be in (0, 1)");
+  }
+  if (c.autoscaler_min_replicas < 0 || c.autoscaler_max_replicas < 1 ||
+      c.autoscaler_max_replicas > 10000 ||
+      c.autoscaler_min_replicas > c.autoscaler_max_replicas) {
+    return absl::InvalidArgumentError(
+        "autoscaler: need 0 <= min_replicas <= max_replicas <= 10000 and max_replicas >= 1");
+  }
+  if (c.autoscaler_workers < 1 || c.autoscaler_workers > 100000) {
+    return absl::InvalidArgumentError("autoscaler.workers must be between 1 and 100000");
   }
   if (c.data_dir.empty()) return absl::InvalidArgumentError("data_dir must not be empty");
   if (c.http_threads < 1 || c.http_threads > 256) {

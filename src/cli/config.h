@@ -73,6 +73,30 @@ struct ServerConfig {
   std::vector<std::string> alertmanager_urls;
   std::vector<std::string> webhook_urls;
 
+  // The web UI's built files (docs/ui.md), served on the query listener.
+  std::string ui_dir = ARIADNE_DEFAULT_UI_DIR;
+
+  // The autoscaler (docs/autoscaling.md): off unless enabled. It decides the
+  // replicas of `autoscaler_services` (each "name" or "name:workers"; empty:
+  // every service seen in SERVER spans) every `autoscaler_interval`, and
+  // applies them through the Kubernetes scale subresource when a URL is
+  // given ("in-cluster": the pod's service account), and/or hands them to
+  // KEDA through the external scaler on `keda_addr`.
+  bool autoscaler_enabled = false;
+  std::string autoscaler_interval = "15s";
+  std::string autoscaler_slo = "200ms";
+  double autoscaler_slo_quantile = 0.99;
+  int autoscaler_min_replicas = 1;
+  int autoscaler_max_replicas = 100;
+  int autoscaler_workers = 1;  // concurrency per replica unless a service says
+  std::string autoscaler_startup_delay = "30s";
+  std::vector<std::string> autoscaler_services;
+  bool autoscaler_dry_run = false;
+  std::string kubernetes_url;
+  std::string kubernetes_namespace;  // "": default, or the pod's own in-cluster
+  std::string kubernetes_token_file;
+  std::string keda_addr;
+
   int http_threads = 2;
   std::string log_level = "info";
   int shutdown_grace_seconds = 20;

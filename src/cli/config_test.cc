@@ -72,6 +72,46 @@ TEST(ConfigTest, BadValuesAreRefused) {
   EXPECT_FALSE(Validate(c).ok());
 }
 
+TEST(ConfigTest, AutoscalerKeys) {
+  std::string path = WriteTemp(R"(
+autoscaler:
+  enabled: true
+  interval: 5s
+  slo: 300ms
+  services: [cartservice, "checkoutservice:4"]
+  keda_listen: 127.0.0.1:9999
+  kubernetes: {url: http://127.0.0.1:8001, namespace: shop, token_file: /t}
+ui:
+  dir: /srv/ui
+)");
+  ServerConfig c;
+  ASSERT_TRUE(LoadYamlConfig(path, &c).ok());
+  std::remove(path.c_str());
+  EXPECT_TRUE(c.autoscaler_enabled);
+  EXPECT_EQ(c.autoscaler_interval, "5s");
+  EXPECT_EQ(c.autoscaler_slo, "300ms");
+  EXPECT_EQ(c.autoscaler_services, (std::vector<std::string>{"cartservice", "checkoutservice:4"}));
+  EXPECT_EQ(c.keda_addr, "127.0.0.1:9999");
+  EXPECT_EQ(c.kubernetes_url, "http://127.0.0.1:8001");
+  EXPECT_EQ(c.kubernetes_namespace, "shop");
+  EXPECT_EQ(c.kubernetes_token_file, "/t");
+  EXPECT_EQ(c.ui_dir, "/srv/ui");
+  EXPECT_TRUE(Validate(c).ok());
+  path = WriteTemp("autoscaler:\n  kubernetes: {server: x}\n");
+  absl::Status s = LoadYamlConfig(path, &c);
+  std::remove(path.c_str());
+  EXPECT_NE(std::string(s.message()).find("autoscaler.kubernetes.server"), std::string::npos);
+  for (auto bad : {+[](ServerConfig* c) { c->autoscaler_interval = "0s"; },
+                   +[](ServerConfig* c) { c->autoscaler_slo = "fast"; },
+                   +[](ServerConfig* c) { c->autoscaler_slo_quantile = 1; },
+                   +[](ServerConfig* c) { c->autoscaler_min_replicas = 5, c->autoscaler_max_replicas = 4; },
+                   +[](ServerConfig* c) { c->autoscaler_workers = 0; }}) {
+    ServerConfig b;
+    bad(&b);
+    EXPECT_FALSE(Validate(b).ok());
+  }
+}
+
 TEST(ConfigTest, ExampleFileLoadsAndMatchesTheDefaults) {
   ServerConfig c;
   ASSERT_TRUE(LoadYamlConfig(ARIADNE_SOURCE_DIR "/ariadne.example.yaml", &c).ok());
@@ -86,6 +126,13 @@ TEST(ConfigTest, ExampleFileLoadsAndMatchesTheDefaults) {
   EXPECT_EQ(c.max_inflight_bytes, defaults.max_inflight_bytes);
   EXPECT_EQ(c.max_head_bytes, defaults.max_head_bytes);
   EXPECT_EQ(c.max_connections, defaults.max_connections);
+  EXPECT_EQ(c.autoscaler_enabled, defaults.autoscaler_enabled);
+  EXPECT_EQ(c.autoscaler_interval, defaults.autoscaler_interval);
+  EXPECT_EQ(c.autoscaler_slo, defaults.autoscaler_slo);
+  EXPECT_EQ(c.autoscaler_max_replicas, defaults.autoscaler_max_replicas);
+  EXPECT_EQ(c.autoscaler_startup_delay, defaults.autoscaler_startup_delay);
+  EXPECT_EQ(c.kubernetes_url, defaults.kubernetes_url);
+  EXPECT_EQ(c.ui_dir, defaults.ui_dir);
   EXPECT_EQ(c.limits.max_attributes_per_span, defaults.limits.max_attributes_per_span);
   EXPECT_EQ(c.limits.max_value_depth, defaults.limits.max_value_depth);
   EXPECT_EQ(c.http_threads, defaults.http_threads);

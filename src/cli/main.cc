@@ -157,6 +157,59 @@ void AddServeOptions(CLI::App* serve, ServerConfig* c) {
                     "POST every incident change as JSON to this URL (repeatable)")
       ->envname("ARIADNE_WEBHOOK_URLS")
       ->delimiter(',');
+  serve->add_option("--ui-dir", c->ui_dir, "The web UI's built files (ui/dist)")
+      ->envname("ARIADNE_UI_DIR")
+      ->capture_default_str();
+  serve->add_option("--autoscaler", c->autoscaler_enabled,
+                    "Decide each service's replicas from its spans (true/false)")
+      ->envname("ARIADNE_AUTOSCALER")
+      ->capture_default_str();
+  serve->add_option("--autoscaler-interval", c->autoscaler_interval, "The control interval")
+      ->envname("ARIADNE_AUTOSCALER_INTERVAL")
+      ->capture_default_str();
+  serve->add_option("--autoscaler-slo", c->autoscaler_slo,
+                    "End-to-end latency objective the replicas are sized for")
+      ->envname("ARIADNE_AUTOSCALER_SLO")
+      ->capture_default_str();
+  serve->add_option("--autoscaler-slo-quantile", c->autoscaler_slo_quantile,
+                    "... met by this share of requests")
+      ->envname("ARIADNE_AUTOSCALER_SLO_QUANTILE")
+      ->capture_default_str();
+  serve->add_option("--autoscaler-min-replicas", c->autoscaler_min_replicas, "Fewest replicas")
+      ->envname("ARIADNE_AUTOSCALER_MIN_REPLICAS")
+      ->capture_default_str();
+  serve->add_option("--autoscaler-max-replicas", c->autoscaler_max_replicas, "Most replicas")
+      ->envname("ARIADNE_AUTOSCALER_MAX_REPLICAS")
+      ->capture_default_str();
+  serve->add_option("--autoscaler-workers", c->autoscaler_workers,
+                    "Requests one replica works on at once, unless a service says")
+      ->envname("ARIADNE_AUTOSCALER_WORKERS")
+      ->capture_default_str();
+  serve->add_option("--autoscaler-startup-delay", c->autoscaler_startup_delay,
+                    "Time a new replica takes to become ready")
+      ->envname("ARIADNE_AUTOSCALER_STARTUP_DELAY")
+      ->capture_default_str();
+  serve->add_option("--autoscaler-services", c->autoscaler_services,
+                    "Services to scale, NAME or NAME:WORKERS (default: every service seen)")
+      ->envname("ARIADNE_AUTOSCALER_SERVICES")
+      ->delimiter(',');
+  serve->add_option("--autoscaler-dry-run", c->autoscaler_dry_run,
+                    "Decide and record, but change nothing (true/false)")
+      ->envname("ARIADNE_AUTOSCALER_DRY_RUN")
+      ->capture_default_str();
+  serve->add_option("--kubernetes-url", c->kubernetes_url,
+                    "Kubernetes API server (http://host:port) or in-cluster, for the scale "
+                    "subresource")
+      ->envname("ARIADNE_KUBERNETES_URL");
+  serve->add_option("--kubernetes-namespace", c->kubernetes_namespace,
+                    "Namespace of the deployments (default: default, or the pod's own)")
+      ->envname("ARIADNE_KUBERNETES_NAMESPACE");
+  serve->add_option("--kubernetes-token-file", c->kubernetes_token_file,
+                    "Bearer token file for the API server (read on every call)")
+      ->envname("ARIADNE_KUBERNETES_TOKEN_FILE");
+  serve->add_option("--keda-addr", c->keda_addr,
+                    "Serve the KEDA external scaler (gRPC) on this address")
+      ->envname("ARIADNE_KEDA_ADDR");
   serve->add_option("--max-connections", c->max_connections, "Open connections per listener")
       ->envname("ARIADNE_MAX_CONNECTIONS")
       ->capture_default_str();

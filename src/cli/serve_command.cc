@@ -26,9 +26,13 @@
 #include "detect/notify.h"
 #include "common/admission.h"
 #include "common/strings.h"
+#include "control/autoscaler.h"
+#include "control/keda_scaler.h"
+#include "control/kube_scale.h"
 #include "decode/decode.h"
 #include "query/api.h"
 #include "query/params.h"
+#include "query/static_files.h"
 #include "receive/http_receivers.h"
 #include "receive/ingest.h"
 #include "receive/otlp_grpc.h"
@@ -452,14 +456,76 @@ int RunServe(const ServerConfig& config) {
         [inc = incidents.get()](const detect::Anomaly& an) { inc->OnAnomaly(an); },
         [inc = incidents.get()](uint64_t t) { inc->Advance(t); },
         [inc = incidents.get()](const detect::Anomaly& an) { inc->OnOngoing(an); });
-    ingester.SetStoredListener(
-        [a = analytics.get()](const std::shared_ptr<const model::SpanBatch>& batch) {
-          a->Enqueue(batch);
-        });
     root_causes = std::make_unique<detect::RootCauseRanker>(&store, &analytics->series(),
                                                             incidents.get());
     root_causes->Start();
   }
+  // The autoscaler (docs/autoscaling.md#in-the-server) and its actuators.
+  std::unique_ptr<control::KubeScaleClient> kube_client;
+  std::unique_ptr<control::KubeActuator> kube_actuator;
+  std::unique_ptr<control::Autoscaler> autoscaler;
+  std::unique_ptr<control::KedaScaler> keda;
+  if (config.autoscaler_enabled) {
+    control::AutoscalerOptions o;
+    o.controller.interval_s =
+        static_cast<double>(*query::ParseDurationNanos(config.autoscaler_interval)) / 1e9;
+    o.controller.slo_s = static_cast<double>(*query::ParseDurationNanos(config.autoscaler_slo)) / 1e9;
+    o.controller.slo_quantile = config.autoscaler_slo_quantile;
+    o.controller.min_replicas = config.autoscaler_min_replicas;
+    o.controller.max_replicas = config.autoscaler_max_replicas;
+    o.default_workers = config.autoscaler_workers;
+    o.startup_delay_s =
+        static_cast<double>(*query::ParseDurationNanos(config.autoscaler_startup_delay)) / 1e9;
+    o.initial_replicas = std::max(1, config.autoscaler_min_replicas);
+    for (const std::string& item : config.autoscaler_services) {
+      auto managed = control::ParseManagedService(item, config.autoscaler_workers);
+      if (!managed.ok()) {
+        spdlog::error("{}", StdView(managed.status().message()));
+        return 2;
+      }
+      o.services.push_back(*std::move(managed));
+    }
+    if (!config.kubernetes_url.empty()) {
+      absl::StatusOr<control::KubeScaleOptions> k;
+      if (config.kubernetes_url == "in-cluster") {
+        k = control::InClusterKubeScaleOptions(config.kubernetes_namespace);
+      } else {
+        k = control::KubeScaleOptions{};
+        k->base_url = config.kubernetes_url;
+        if (!config.kubernetes_namespace.empty()) k->k8s_namespace = config.kubernetes_namespace;
+        k->token_file = config.kubernetes_token_file;
+      }
+      if (!k.ok()) {
+        spdlog::error("autoscaler.kubernetes: {}", StdView(k.status().message()));
+        return 2;
+      }
+      k->dry_run = config.autoscaler_dry_run;
+      auto client = control::KubeScaleClient::Create(*std::move(k));
+      if (!client.ok()) {
+        spdlog::error("autoscaler.kubernetes: {}", StdView(client.status().message()));
+        return 2;
+      }
+      kube_client = *std::move(client);
+      // With KEDA in front, KEDA applies the decisions; Kubernetes is only read.
+      kube_actuator =
+          std::make_unique<control::KubeActuator>(kube_client.get(), config.keda_addr.empty());
+    }
+    autoscaler = std::make_unique<control::Autoscaler>(std::move(o), kube_actuator.get());
+    if (!config.keda_addr.empty()) {
+      keda = std::make_unique<control::KedaScaler>(
+          [a = autoscaler.get()](std::string_view service) { return a->Desired(service); });
+    }
+  }
+  if (analytics || autoscaler) {
+    ingester.SetStoredListener([a = analytics.get(), s = autoscaler.get()](
+                                   const std::shared_ptr<const model::SpanBatch>& batch) {
+      if (a != nullptr) a->Enqueue(batch);
+      if (s != nullptr) s->PushSpans(*batch);
+    });
+  }
+  std::optional<query::StaticFiles> ui_files;
+  if (!config.ui_dir.empty()) ui_files.emplace(config.ui_dir);
+
   // CPU and memory per service from the user's Prometheus join the series.
   std::optional<analytics::PromClient> prom_client;
   std::unique_ptr<analytics::ResourcePuller> resource_puller;
@@ -486,11 +552,14 @@ int RunServe(const ServerConfig& config) {
     if (detection) text += detection->MetricsText();
     if (incidents) text += incidents->MetricsText();
     if (resource_puller) text += PrometheusPullMetricsText(resource_puller->stats());
+    if (autoscaler) text += autoscaler->MetricsText();
     return text;
   };
   api_options.analytics = analytics.get();
   api_options.detection = detection.get();
   api_options.incidents = incidents.get();
+  api_options.autoscaler = autoscaler.get();
+  api_options.ui = ui_files ? &*ui_files : nullptr;
   query::QueryApi query_api(&store, api_options);
   receive::OtlpHttpHandler otlp_http(&ingester, receiver_options);
   receive::ZipkinHandler zipkin(&ingester, receiver_options);
@@ -530,6 +599,17 @@ int RunServe(const ServerConfig& config) {
     return 1;
   }
 
+  std::string keda_address;
+  if (keda) {
+    if (auto s = keda->Start(config.keda_addr); !s.ok()) {
+      spdlog::error("autoscaler.keda_listen: {}", StdView(s.message()));
+      return 1;
+    }
+    auto host = serve::ParseHostPort(config.keda_addr);
+    keda_address = absl::StrCat(host.ok() ? host->first : "127.0.0.1", ":", keda->port());
+    spdlog::info("KEDA external scaler on {}", keda_address);
+  }
+
   auto grpc_host = serve::ParseHostPort(config.otlp_grpc_addr);
   const std::string grpc_address =
       absl::StrCat(grpc_host.ok() ? grpc_host->first : "127.0.0.1", ":", grpc.port());
@@ -540,7 +620,8 @@ int RunServe(const ServerConfig& config) {
     const std::string json =
         absl::StrCat("{\"otlp_grpc\":\"", grpc_address, "\",\"otlp_http\":\"",
                      otlp_http_server.address(), "\",\"zipkin\":\"", zipkin_server.address(),
-                     "\",\"query\":\"", query_server.address(), "\"}\n");
+                     "\",\"query\":\"", query_server.address(), "\"",
+                     keda ? absl::StrCat(",\"keda\":\"", keda_address, "\"") : "", "}\n");
     if (auto s = WriteFileAtomically(config.listen_file, json); !s.ok()) {
       spdlog::error("{}", StdView(s.message()));
     }
@@ -553,6 +634,11 @@ int RunServe(const ServerConfig& config) {
     }
   }
   if (analytics) analytics->Start();
+  if (autoscaler) {
+    autoscaler->Start();
+    spdlog::info("autoscaler: every {}, actuator {}{}", config.autoscaler_interval,
+                 autoscaler->actuator_name(), config.autoscaler_dry_run ? " (dry run)" : "");
+  }
   if (resource_puller) {
     resource_puller->Start(
         std::chrono::milliseconds(*query::ParseDurationNanos(config.prometheus_interval) / 1000000));
@@ -575,6 +661,8 @@ int RunServe(const ServerConfig& config) {
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  if (keda) keda->Shutdown(std::chrono::seconds(2));
+  if (autoscaler) autoscaler->Stop();
   flusher->Stop();  // a block being written is finished first
   if (resource_puller) resource_puller->Stop();
   if (analytics) analytics->Stop();

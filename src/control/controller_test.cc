@@ -1,5 +1,9 @@
 #include "control/controller.h"
 
+#include <rapidjson/document.h>
+
+#include <limits>
+
 #include "control/queueing.h"
 #include "gtest/gtest.h"
 
@@ -121,13 +125,19 @@ TEST(ControllerTest, ForecastLooksAhead) {
   EXPECT_GT(d.inputs.forecast_rate, d.inputs.rate);
 }
 
-TEST(DecisionJsonTest, Escapes) {
+TEST(DecisionJsonTest, IsValidJsonWithEscapesAndNoInfinity) {
   Decision d;
   d.service = "a\"b";
-  d.reason = "x\ny";
+  d.reason = "x\ny \xc3\xa9";
+  d.inputs.forecast_utilisation = std::numeric_limits<double>::infinity();
+  d.inputs.workers = 3;
   const std::string j = DecisionJson(d);
-  EXPECT_NE(j.find("a\\\"b"), std::string::npos);
-  EXPECT_NE(j.find("x\\u000ay"), std::string::npos);
+  rapidjson::Document doc;
+  ASSERT_FALSE(doc.Parse(j.c_str()).HasParseError()) << j;
+  EXPECT_STREQ(doc["service"].GetString(), "a\"b");
+  EXPECT_STREQ(doc["reason"].GetString(), "x\ny \xc3\xa9");
+  EXPECT_TRUE(doc["inputs"]["forecast_utilisation"].IsNull());
+  EXPECT_EQ(doc["inputs"]["workers"].GetInt(), 3);
 }
 
 }  // namespace

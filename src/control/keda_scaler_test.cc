@@ -3,7 +3,9 @@
 #include "control/keda_scaler.h"
 
 #include <gmock/gmock.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/proto_buffer_writer.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -254,6 +256,42 @@ TEST_F(KedaScalerTest, StreamsAreBoundedInNumberAndDuration) {
   // The first ends by itself after max_stream_duration, with OK.
   EXPECT_FALSE(first->Read(&active));
   EXPECT_TRUE(first->Finish().ok());
+}
+
+// KEDA's newer, optional StreamMetricSpec: not served, so a client gets
+// UNIMPLEMENTED (and KEDA falls back to GetMetricSpec). Called by its full
+// method name, as a KEDA that knows it would.
+TEST_F(KedaScalerTest, StreamMetricSpecIsUnimplemented) {
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(scaler_->port()),
+                                     grpc::InsecureChannelCredentials());
+  grpc::GenericStub generic(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  externalscaler::ScaledObjectRef ref;
+  ref.set_name("cartservice");
+  grpc::ByteBuffer request;
+  bool own = false;
+  using Serializer = grpc::SerializationTraits<externalscaler::ScaledObjectRef>;
+  ASSERT_TRUE(Serializer::Serialize(ref, &request, &own).ok());
+  grpc::CompletionQueue cq;
+  auto call = generic.PrepareCall(&context, "/externalscaler.ExternalScaler/StreamMetricSpec", &cq);
+  void* tag = nullptr;
+  bool ok = false;
+  call->StartCall(reinterpret_cast<void*>(1));
+  ASSERT_TRUE(cq.Next(&tag, &ok));
+  call->Write(request, reinterpret_cast<void*>(2));
+  ASSERT_TRUE(cq.Next(&tag, &ok));
+  call->WritesDone(reinterpret_cast<void*>(3));
+  ASSERT_TRUE(cq.Next(&tag, &ok));
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(4));
+  while (cq.Next(&tag, &ok)) {
+    if (tag == reinterpret_cast<void*>(4)) break;
+  }
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED) << status.error_message();
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
 }
 
 TEST(KedaScaler, StartChecksOptionsAndAddress) {

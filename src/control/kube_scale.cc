@@ -86,7 +86,7 @@ absl::StatusOr<std::optional<int32_t>> IntField(dom::object object, std::string_
 
 // The Scale in a 2xx answer. spec.replicas is omitted when 0 (omitempty in
 // the Kubernetes type); status.replicas is required.
-absl::StatusOr<KubeScale> ParseScale(const std::string& body) {
+absl::StatusOr<KubeScale> ParseScale(const std::string& body, std::string_view want_kind) {
   dom::parser parser;
   dom::element root;
   if (parser.parse(body).get(root) != simdjson::SUCCESS) {
@@ -95,8 +95,9 @@ absl::StatusOr<KubeScale> ParseScale(const std::string& body) {
   dom::object object, spec, status;
   std::string_view kind;
   if (root.get_object().get(object) != simdjson::SUCCESS ||
-      object.at_key("kind").get_string().get(kind) != simdjson::SUCCESS || kind != "Scale") {
-    return absl::InternalError(absl::StrCat("the answer is not a Scale: ", BodyExcerpt(body)));
+      object.at_key("kind").get_string().get(kind) != simdjson::SUCCESS || kind != want_kind) {
+    return absl::InternalError(absl::StrCat("the answer is not a ", AbslView(want_kind), ": ",
+                                            BodyExcerpt(body)));
   }
   KubeScale out;
   if (object.at_key("spec").get_object().get(spec) == simdjson::SUCCESS) {
@@ -105,11 +106,17 @@ absl::StatusOr<KubeScale> ParseScale(const std::string& body) {
     out.spec_replicas = replicas->value_or(0);
   }
   if (object.at_key("status").get_object().get(status) != simdjson::SUCCESS) {
-    return absl::InternalError(absl::StrCat("the Scale has no status: ", BodyExcerpt(body)));
+    return absl::InternalError(absl::StrCat("the ", AbslView(want_kind),
+                                            " has no status: ", BodyExcerpt(body)));
   }
   auto replicas = IntField(status, "replicas");
   if (!replicas.ok()) return replicas.status();
   out.status_replicas = replicas->value_or(0);
+  if (want_kind == "Deployment") {  // readyReplicas is omitted when 0
+    auto ready = IntField(status, "readyReplicas");
+    if (!ready.ok()) return ready.status();
+    out.ready_replicas = ready->value_or(0);
+  }
   return out;
 }
 
@@ -188,15 +195,15 @@ absl::StatusOr<std::unique_ptr<KubeScaleClient>> KubeScaleClient::Create(
 KubeScaleClient::KubeScaleClient(KubeScaleOptions options, HttpUrl base)
     : options_(std::move(options)), base_(std::move(base)) {}
 
-HttpUrl KubeScaleClient::ScaleHttpUrl(std::string_view deployment) const {
+HttpUrl KubeScaleClient::ScaleHttpUrl(std::string_view deployment, bool scale) const {
   HttpUrl url = base_;
   url.path = absl::StrCat(base_.path, "/apis/apps/v1/namespaces/", options_.k8s_namespace,
-                          "/deployments/", AbslView(deployment), "/scale");
+                          "/deployments/", AbslView(deployment), scale ? "/scale" : "");
   return url;
 }
 
 std::string KubeScaleClient::ScaleUrl(std::string_view deployment) const {
-  return ScaleHttpUrl(deployment).ToString();
+  return ScaleHttpUrl(deployment, /*scale=*/true).ToString();
 }
 
 absl::StatusOr<std::string> KubeScaleClient::Authorization() const {
@@ -208,7 +215,7 @@ absl::StatusOr<std::string> KubeScaleClient::Authorization() const {
 }
 
 absl::StatusOr<KubeScale> KubeScaleClient::Call(std::string_view deployment, HttpMethod method,
-                                                std::string body) const {
+                                                std::string body, bool scale) const {
   const std::string who = absl::StrCat("deployment ", Quoted(deployment), " in namespace ",
                                        Quoted(options_.k8s_namespace));
   if (!IsDnsName(deployment, /*label=*/false)) {
@@ -220,7 +227,7 @@ absl::StatusOr<KubeScale> KubeScaleClient::Call(std::string_view deployment, Htt
     return absl::Status(authorization.status().code(),
                         absl::StrCat(who, ": ", authorization.status().message()));
   }
-  const HttpUrl url = ScaleHttpUrl(deployment);
+  const HttpUrl url = ScaleHttpUrl(deployment, scale);
   HttpRequest request;
   request.method = method;
   request.target = url.Target();
@@ -240,16 +247,20 @@ absl::StatusOr<KubeScale> KubeScaleClient::Call(std::string_view deployment, Htt
                         absl::StrCat(call, " answered HTTP ", answer->status, ": ",
                                      ErrorDetail(answer->body)));
   }
-  auto scale = ParseScale(answer->body);
-  if (!scale.ok()) {
-    return absl::Status(scale.status().code(),
-                        absl::StrCat(call, ": ", scale.status().message()));
+  auto parsed = ParseScale(answer->body, scale ? "Scale" : "Deployment");
+  if (!parsed.ok()) {
+    return absl::Status(parsed.status().code(),
+                        absl::StrCat(call, ": ", parsed.status().message()));
   }
-  return *scale;
+  return *parsed;
 }
 
 absl::StatusOr<KubeScale> KubeScaleClient::GetScale(std::string_view deployment) const {
-  return Call(deployment, HttpMethod::kGet, "");
+  return Call(deployment, HttpMethod::kGet, "", /*scale=*/true);
+}
+
+absl::StatusOr<KubeScale> KubeScaleClient::GetDeployment(std::string_view deployment) const {
+  return Call(deployment, HttpMethod::kGet, "", /*scale=*/false);
 }
 
 absl::StatusOr<KubeScale> KubeScaleClient::SetReplicas(std::string_view deployment,
@@ -265,7 +276,7 @@ absl::StatusOr<KubeScale> KubeScaleClient::SetReplicas(std::string_view deployme
     return KubeScale{.spec_replicas = replicas, .status_replicas = 0};
   }
   return Call(deployment, HttpMethod::kPatch,
-              absl::StrCat("{\"spec\":{\"replicas\":", replicas, "}}"));
+              absl::StrCat("{\"spec\":{\"replicas\":", replicas, "}}"), /*scale=*/true);
 }
 
 std::vector<KubeScaleCommand> KubeScaleClient::RecordedCommands() const {

@@ -89,6 +89,7 @@ struct KubeScaleOptions {
 struct KubeScale {
   int32_t spec_replicas = 0;    // desired
   int32_t status_replicas = 0;  // pods that exist (observed by the controller)
+  int32_t ready_replicas = 0;   // ready pods (GetDeployment only; the Scale has no such field)
 };
 
 // A scale command recorded in dry-run mode.
@@ -111,6 +112,11 @@ class KubeScaleClient {
   // Scale).
   [[nodiscard]] absl::StatusOr<KubeScale> GetScale(std::string_view deployment) const;
 
+  // GET the deployment itself (…/deployments/{name}, which needs `get` on
+  // deployments): its spec.replicas, status.replicas and
+  // status.readyReplicas. Errors as GetScale (Internal: not a Deployment).
+  [[nodiscard]] absl::StatusOr<KubeScale> GetDeployment(std::string_view deployment) const;
+
   // PATCH …/scale to `replicas` (>= 0); the Scale the server answers with.
   // In dry-run mode: records the command and returns {replicas, 0} without
   // sending anything (no token is read). Errors as GetScale, and
@@ -131,11 +137,12 @@ class KubeScaleClient {
  private:
   KubeScaleClient(KubeScaleOptions options, HttpUrl base);
 
-  HttpUrl ScaleHttpUrl(std::string_view deployment) const;
+  // The deployment's URL, with "/scale" when `scale`.
+  HttpUrl ScaleHttpUrl(std::string_view deployment, bool scale) const;
   // Sends one request to `deployment`'s scale subresource and parses the
   // Scale in a 2xx answer.
   absl::StatusOr<KubeScale> Call(std::string_view deployment, HttpMethod method,
-                                 std::string body) const;
+                                 std::string body, bool scale) const;
   // The Authorization header value, "" for none.
   absl::StatusOr<std::string> Authorization() const;
 

@@ -212,6 +212,23 @@ TEST_F(KubeScaleTest, PatchSetsReplicasInTheSimulator) {
   EXPECT_TRUE(client->RecordedCommands().empty());
 }
 
+TEST_F(KubeScaleTest, DeploymentShowsReadyReplicas) {
+  auto client = Client();
+  auto d = client->GetDeployment("cartservice");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->spec_replicas, 2);
+  EXPECT_EQ(d->status_replicas, 2);
+  EXPECT_EQ(d->ready_replicas, 2);
+  // A scale-up is desired at once; the new pods are not ready until the
+  // simulation starts them.
+  ASSERT_TRUE(client->SetReplicas("cartservice", 5).ok());
+  d = client->GetDeployment("cartservice");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->spec_replicas, 5);
+  EXPECT_LE(d->ready_replicas, 2);
+  EXPECT_EQ(client->GetDeployment("nosuchservice").status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(KubeScaleTest, UnknownDeploymentOrNamespaceIsNotFound) {
   auto client = Client();
   auto scale = client->GetScale("checkout");

@@ -4,6 +4,7 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <limits>
 #include <optional>
@@ -11,11 +12,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "analytics/critical_path.h"
+#include "control/autoscaler.h"
 #include "common/strings.h"
 #include "encode/encode.h"
 #include "encode/jaeger_json.h"
 #include "query/metrics_api.h"
 #include "query/params.h"
+#include "query/static_files.h"
 
 namespace ariadne::query {
 
@@ -186,6 +189,8 @@ HttpResponse QueryApi::Route(const HttpRequest& r) {
   }
   if (path == "/api/v1/anomalies") return Anomalies(r);
   if (path == "/api/v1/incidents") return Incidents(r);
+  if (path == "/api/v1/decisions") return Decisions(r);
+  if (path == "/api/v1/autoscaler") return AutoscalerState();
   if (path == "/api/v1/series" || path.starts_with("/api/v1/series/")) {
     return SeriesEndpoint(path.substr(std::string_view("/api/v1/series").size()), r);
   }
@@ -205,6 +210,7 @@ HttpResponse QueryApi::Route(const HttpRequest& r) {
     if (rest == "dependencies") return Dependencies(r);
     return JaegerError(404, absl::StrCat("no such endpoint ", AbslView(path)));
   }
+  if (options_.ui != nullptr && path != "/api") return options_.ui->Serve(r.path);
   return JaegerError(404, absl::StrCat("no such endpoint ", AbslView(path),
                                        " (see /api/services, /api/traces, /api/v3/...)"));
 }
@@ -511,6 +517,63 @@ void WriteAnomaly(JsonWriter& w, const detect::Anomaly& a) {
 
 // GET /api/v1/incidents?state=open|all: incidents, newest first, each with
 // its ranked services and its anomalies.
+HttpResponse QueryApi::Decisions(const HttpRequest& r) const {
+  if (options_.autoscaler == nullptr) {
+    return JaegerError(503, "the autoscaler is disabled (autoscaler.enabled)");
+  }
+  size_t limit = 1000;
+  if (std::string_view v = r.Param("limit"); !v.empty()) {
+    uint64_t n = 0;
+    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc() || ptr != v.data() + v.size() || n == 0) {
+      return JaegerError(400, "limit: must be a positive integer");
+    }
+    limit = static_cast<size_t>(std::min<uint64_t>(n, options_.autoscaler->options().max_decisions));
+  }
+  const std::string_view changes = r.Param("changes");
+  if (!changes.empty() && changes != "true" && changes != "false") {
+    return JaegerError(400, "changes: must be true or false");
+  }
+  const auto decisions =
+      options_.autoscaler->Decisions(r.Param("service"), changes == "true", limit);
+  std::string body = "{\"decisions\":[";
+  for (size_t i = 0; i < decisions.size(); ++i) {
+    if (i > 0) body.push_back(',');
+    body += control::DecisionJson(decisions[i]);
+  }
+  body += "]}";
+  return Json(200, std::move(body));
+}
+
+HttpResponse QueryApi::AutoscalerState() const {
+  if (options_.autoscaler == nullptr) {
+    return JaegerError(503, "the autoscaler is disabled (autoscaler.enabled)");
+  }
+  const control::Autoscaler& a = *options_.autoscaler;
+  std::string body = absl::StrCat(
+      "{\"actuator\":\"", a.actuator_name(), "\",\"interval_s\":", a.options().controller.interval_s,
+      ",\"slo_s\":", a.options().controller.slo_s,
+      ",\"slo_quantile\":", a.options().controller.slo_quantile, ",\"services\":[");
+  bool first = true;
+  for (const auto& s : a.Services()) {
+    rapidjson::StringBuffer sb;
+    JsonWriter w(sb);
+    w.StartObject();
+    w.Key("service");
+    Str(w, s.service);
+    w.Key("error");
+    Str(w, s.error);
+    w.EndObject();
+    std::string item(sb.GetString(), sb.GetSize());
+    item.pop_back();  // the closing brace: the last decision follows
+    absl::StrAppend(&body, first ? "" : ",", item, ",\"last\":",
+                    s.last ? control::DecisionJson(*s.last) : "null", "}");
+    first = false;
+  }
+  body += "]}";
+  return Json(200, std::move(body));
+}
+
 HttpResponse QueryApi::Incidents(const HttpRequest& r) const {
   if (options_.incidents == nullptr) {
     return JaegerError(503, "detection is disabled (it needs analytics.enabled)");

@@ -21,7 +21,13 @@ namespace ariadne::analytics {
 class Analytics;
 }
 
+namespace ariadne::control {
+class Autoscaler;
+}
+
 namespace ariadne::query {
+
+class StaticFiles;
 
 struct ApiOptions {
   // Unix nanoseconds now (a clock tests can replace).
@@ -39,6 +45,11 @@ struct ApiOptions {
   const detect::Detection* detection = nullptr;
   // Incidents for GET /api/v1/incidents; 503 there when null.
   const detect::IncidentManager* incidents = nullptr;
+  // The autoscaler, for GET /api/v1/decisions and /api/v1/autoscaler; 503
+  // there when null.
+  const control::Autoscaler* autoscaler = nullptr;
+  // The web UI's files, for GET paths outside the API; null: those are 404.
+  const StaticFiles* ui = nullptr;
 };
 
 class QueryApi : public serve::HttpHandler {
@@ -63,6 +74,8 @@ class QueryApi : public serve::HttpHandler {
   serve::HttpResponse Anomalies(const serve::HttpRequest& request) const;
   serve::HttpResponse Incidents(const serve::HttpRequest& request) const;
   serve::HttpResponse CriticalPath(std::string_view id) const;
+  serve::HttpResponse Decisions(const serve::HttpRequest& request) const;
+  serve::HttpResponse AutoscalerState() const;
   serve::HttpResponse SeriesEndpoint(std::string_view path, const serve::HttpRequest& request) const;
   serve::HttpResponse MetricsEndpoint(std::string_view which,
                                       const serve::HttpRequest& request) const;
