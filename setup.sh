@@ -2,8 +2,9 @@
 # Ariadne's one entry point on a Debian 12 machine (run as root, or with sudo
 # available for the package install):
 #   ./setup.sh run    install what is missing, build, start the server
-#   ./setup.sh test   install what is missing, build, run every test (also under
-#                     ASan and UBSan, and the fuzz targets for a bounded time)
+#   ./setup.sh test   install what is missing, build, run every test (the C++ and
+#                     integration tests also under ASan and UBSan, and the fuzz
+#                     targets for a bounded time)
 #   ./setup.sh build  install what is missing and build
 #   ./setup.sh bench  build and run the ingest benchmark
 # Environment: BUILD_DIR (default build), JOBS (default: number of cores),
@@ -28,6 +29,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   nodejs npm
   prometheus prometheus-alertmanager
+  chromium
 )
 # Only `./setup.sh bench` needs these: the reference of build/bench/store_bench.
 BENCH_PACKAGES=(clickhouse-server clickhouse-client)
@@ -83,6 +85,17 @@ build() {
   cmake --build "$BUILD_DIR" -j "$JOBS"
 }
 
+# The web UI (ui/, TypeScript + Vite) into ui/dist, which `ariadne serve` serves.
+build_ui() {
+  log "building the web UI into ui/dist"
+  if [[ -f ui/package-lock.json ]]; then
+    npm --prefix ui ci --no-audit --no-fund
+  else
+    npm --prefix ui install --no-audit --no-fund
+  fi
+  npm --prefix ui run build
+}
+
 # The unit and integration tests again, built with AddressSanitizer and
 # UndefinedBehaviorSanitizer (Debug, its own directory).
 build_sanitized() {
@@ -104,6 +117,7 @@ case "${1:-}" in
   run)
     install_packages
     build
+    build_ui
     data_dir=${ARIADNE_DATA_DIR:-$PWD/data}
     log "starting ariadne: OTLP gRPC :4317, OTLP HTTP :4318, Zipkin :9411, query :16686 (data in $data_dir)"
     exec "$BUILD_DIR/ariadne" serve --data-dir "$data_dir" "${@:2}"
@@ -113,8 +127,9 @@ case "${1:-}" in
     build_fuzzers
     build_sanitized
     build
+    build_ui
     log "running the unit and integration tests under ASan and UBSan"
-    (cd "$ASAN_DIR" && ctest --output-on-failure --timeout 900 -j "$JOBS")
+    (cd "$ASAN_DIR" && ctest --output-on-failure --timeout 900 -j "$JOBS" -LE ui)
     log "running the test suite"
     cd "$BUILD_DIR"
     exec ctest --output-on-failure --timeout 900 -j "$JOBS"
@@ -122,6 +137,7 @@ case "${1:-}" in
   build)
     install_packages
     build
+    build_ui
     ;;
   bench)
     PACKAGES+=("${BENCH_PACKAGES[@]}")
