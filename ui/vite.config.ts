@@ -18,5 +18,9 @@ export default defineConfig({
   test: {
     include: ['src/**/*.test.ts'],
     environment: 'node',
+    // These are correctness tests, not timings: the 50,000-span cases make
+    // ~10^5 assertions, which on a busy shared machine can take longer than
+    // Vitest's 5 s default. The bound only stops a hung test.
+    testTimeout: 300_000,
   },
 });
