@@ -77,6 +77,7 @@
 #include <boost/beast/http.hpp>
 
 #include "CLI/CLI.hpp"
+#include "clickhouse/local_server.h"
 #include "absl/strings/ascii.h"
 #include "decode/decode.h"
 #include "encode/encode.h"
@@ -204,23 +205,6 @@ double ProcessCpu(pid_t pid) {
   return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof a;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    close(fd);
-    return 0;
-  }
-  const int port = ntohs(a.sin_port);
-  close(fd);
-  return port;
-}
-
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -330,115 +314,8 @@ class ClickHouseHttp {
   std::string body_copy_;
 };
 
-class ClickHouseServer {
- public:
-  ~ClickHouseServer() { Stop(); }
-
-  absl::Status Start(const std::string& binary, const std::string& dir) {
-    dir_ = dir;
-    fs::create_directories(dir + "/data");
-    fs::create_directories(dir + "/tmp");
-    fs::create_directories(dir + "/user_files");
-    fs::create_directories(dir + "/format_schemas");
-    http_port_ = FreePort();
-    const int tcp_port = FreePort();
-    if (http_port_ == 0 || tcp_port == 0 || tcp_port == http_port_) {
-      return absl::InternalError("no free port");
-    }
-    {
-      std::ofstream c(dir + "/config.xml");
-      c << "<?xml version=\"1.0\"?>\n<yandex>\n"
-        << "  <logger><level>warning</level><log>" << dir << "/server.log</log><errorlog>" << dir
-        << "/server.err.log</errorlog><console>0</console></logger>\n"
-        << "  <listen_host>127.0.0.1</listen_host>\n"
-        << "  <http_port>" << http_port_ << "</http_port>\n"
-        << "  <tcp_port>" << tcp_port << "</tcp_port>\n"
-        << "  <path>" << dir << "/data/</path>\n"
-        << "  <tmp_path>" << dir << "/tmp/</tmp_path>\n"
-        << "  <user_files_path>" << dir << "/user_files/</user_files_path>\n"
-        << "  <format_schema_path>" << dir << "/format_schemas/</format_schema_path>\n"
-        << "  <keep_alive_timeout>600</keep_alive_timeout>\n"
-        << "  <max_concurrent_queries>16</max_concurrent_queries>\n"
-        << "  <mark_cache_size>268435456</mark_cache_size>\n"
-        << "  <uncompressed_cache_size>0</uncompressed_cache_size>\n"
-        << "  <timezone>UTC</timezone>\n"
-        << "  <users_config>" << dir << "/users.xml</users_config>\n"
-        << "  <default_profile>default</default_profile>\n"
-        << "  <default_database>default</default_database>\n"
-        // zstd for every part (Jaeger's schema asks ZSTD per column; this
-        // version has no column codecs, so the server-wide method is set).
-        << "  <compression><case><method>zstd</method></case></compression>\n"
-        << "</yandex>\n";
-      std::ofstream u(dir + "/users.xml");
-      u << "<?xml version=\"1.0\"?>\n<yandex>\n"
-        << "  <profiles><default>\n"
-        << "    <max_memory_usage>4000000000</max_memory_usage>\n"
-        << "    <max_threads>2</max_threads>\n"
-        << "    <allow_experimental_low_cardinality_type>1</allow_experimental_low_cardinality_type>\n"
-        << "    <log_queries>0</log_queries>\n"
-        << "  </default></profiles>\n"
-        << "  <users><default><password></password><networks><ip>127.0.0.1</ip></networks>"
-        << "<profile>default</profile><quota>default</quota></default></users>\n"
-        << "  <quotas><default></default></quotas>\n</yandex>\n";
-    }
-    std::vector<std::string> args{binary};
-    if (fs::path(binary).filename() == "clickhouse") args.push_back("server");
-    args.push_back("--config-file=" + dir + "/config.xml");
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    const std::string out = dir + "/stdout.log";
-    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    const int rc = posix_spawn(&pid_, binary.c_str(), &fa, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
-      pid_ = -1;
-      return absl::InternalError("cannot start " + binary + ": " + std::strerror(rc));
-    }
-    ClickHouseHttp probe(http_port_);
-    const double t0 = Now();
-    while (Now() - t0 < 60) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return absl::InternalError("clickhouse-server exited at start; see " + out + " and " +
-                                   dir + "/server.err.log");
-      }
-      auto r = probe.Query("SELECT 1");
-      if (r.ok()) return absl::OkStatus();
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    return absl::DeadlineExceededError("clickhouse-server did not answer within 60 s");
-  }
-
-  void Stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    const double t0 = Now();
-    int status = 0;
-    while (waitpid(pid_, &status, WNOHANG) == 0) {
-      if (Now() - t0 > 30) {
-        kill(pid_, SIGKILL);
-        waitpid(pid_, &status, 0);
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    pid_ = -1;
-  }
-
-  pid_t pid() const { return pid_; }
-  int http_port() const { return http_port_; }
-
- private:
-  std::string dir_;
-  pid_t pid_ = -1;
-  int http_port_ = 0;
-};
+// The server: clickhouse/local_server.h (shared with the ClickHouse backend's tests).
+using ClickHouseServer = clickhouse::LocalClickHouse;
 
 // The Jaeger ClickHouse plugin's schema (jaeger-clickhouse sqlscripts), as
 // far as ClickHouse 18.16 allows: no column CODECs (zstd is set server-wide),
@@ -934,7 +811,7 @@ int RunQueryPhase(const Options& o) {
     size_t n = 0;
     const double q0 = Now();
     if (q.kind == "trace") {
-      n = st.GetTrace(q.trace).size();
+      n = st.GetTrace(q.trace)->size();  // the embedded store always answers
     } else {
       store::TraceQuery tq;
       tq.service = q.service;
@@ -944,7 +821,7 @@ int RunQueryPhase(const Options& o) {
       tq.start_min_nano = lo;
       tq.start_max_nano = hi;
       tq.limit = 20;
-      n = st.FindTraces(tq).size();
+      n = st.FindTraces(tq)->size();
     }
     out << "r\t" << i << "\t" << (Now() - q0) << "\t" << n << "\n";
   }

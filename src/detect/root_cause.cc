@@ -24,9 +24,22 @@ void AddWindow(const store::StorageBackend& store, uint64_t from, uint64_t to,
     q.start_min_nano = from + k * width;
     q.start_max_nano = k + 1 == slices ? to - 1 : from + (k + 1) * width - 1;
     q.limit = std::max<size_t>(1, o.traces_per_window / slices);
-    for (const model::TraceId& id : store.FindTraceIds(q)) {
+    // A store that cannot answer leaves the window with fewer traces (the
+    // ranking works from what it has), and says so.
+    auto ids = store.FindTraceIds(q);
+    if (!ids.ok()) {
+      spdlog::warn("root cause: trace search failed: {}", ids.status().ToString());
+      continue;
+    }
+    for (const model::TraceId& id : *ids) {
       if (!seen.insert(id).second) continue;
-      for (const model::SpanRef& s : store.GetTrace(id)) data->AddSpan(w, *s.batch, s.row);
+      auto spans = store.GetTrace(id);
+      if (!spans.ok()) {
+        spdlog::warn("root cause: reading trace {} failed: {}", model::ToHex(id),
+                     spans.status().ToString());
+        continue;
+      }
+      for (const model::SpanRef& s : *spans) data->AddSpan(w, *s.batch, s.row);
     }
   }
   // Spans of sampled traces may reach past the window; the rates are per the window.

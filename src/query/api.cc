@@ -101,6 +101,15 @@ HttpResponse V3Error(int status, std::string_view message) {
   return Json(status, sb.GetString());
 }
 
+// The storage backend could not answer (a remote database down or refusing
+// the query): 503, so that clients retry, with what failed.
+HttpResponse StoreError(const absl::Status& status) {
+  return JaegerError(503, absl::StrCat("the span store failed: ", status.ToString()));
+}
+HttpResponse V3StoreError(const absl::Status& status) {
+  return V3Error(503, absl::StrCat("the span store failed: ", status.ToString()));
+}
+
 absl::StatusOr<std::optional<model::SpanKind>> ParseKind(std::string_view s) {
   if (s.empty()) return std::optional<model::SpanKind>();
   for (auto k :
@@ -216,7 +225,9 @@ HttpResponse QueryApi::Route(const HttpRequest& r) {
 }
 
 HttpResponse QueryApi::Services() const {
-  auto services = head_->Services();
+  auto found = head_->Services();
+  if (!found.ok()) return StoreError(found.status());
+  const std::vector<std::string>& services = *found;
   return JaegerEnvelope(services.size(), [&](JsonWriter& w) {
     w.StartArray();
     for (const auto& s : services) Str(w, s);
@@ -229,7 +240,9 @@ HttpResponse QueryApi::Operations(std::string_view service, std::string_view kin
   auto kind = ParseKind(kind_text);
   if (!kind.ok()) return JaegerError(400, StdView(kind.status().message()));
   if (!names_only && service.empty()) return JaegerError(400, "parameter service is required");
-  auto ops = head_->Operations(service, *kind);
+  auto found = head_->Operations(service, *kind);
+  if (!found.ok()) return StoreError(found.status());
+  const std::vector<store::Operation>& ops = *found;
   if (names_only) {
     // Distinct names (an operation may appear under several kinds).
     std::vector<std::string_view> names;
@@ -321,12 +334,15 @@ HttpResponse QueryApi::Traces(const HttpRequest& r) const {
     if (auto s = JaegerSearch(r, now, options_.default_limit, options_.max_limit, &q); !s.ok()) {
       return JaegerError(400, StdView(s.message()));
     }
-    ids = head_->FindTraceIds(q);
+    auto found = head_->FindTraceIds(q);
+    if (!found.ok()) return StoreError(found.status());
+    ids = *std::move(found);
   }
   std::vector<std::vector<model::SpanRef>> traces;
   for (const auto& id : ids) {
     auto spans = head_->GetTrace(id);
-    if (!spans.empty()) traces.push_back(std::move(spans));
+    if (!spans.ok()) return StoreError(spans.status());
+    if (!spans->empty()) traces.push_back(*std::move(spans));
   }
   return JaegerEnvelope(traces.size(), [&](JsonWriter& w) {
     w.StartArray();
@@ -341,7 +357,9 @@ HttpResponse QueryApi::Trace(std::string_view hex) const {
     return JaegerError(400, absl::StrCat("trace id \"", std::string(hex),
                                          "\" is not a hex trace id of up to 32 digits"));
   }
-  auto spans = head_->GetTrace(id);
+  auto found = head_->GetTrace(id);
+  if (!found.ok()) return StoreError(found.status());
+  const std::vector<model::SpanRef>& spans = *found;
   if (spans.empty()) return JaegerError(404, "trace not found");
   return JaegerEnvelope(1, [&](JsonWriter& w) {
     w.StartArray();
@@ -360,7 +378,9 @@ HttpResponse QueryApi::CriticalPath(std::string_view hex) const {
     return JaegerError(400, absl::StrCat("trace id \"", std::string(hex),
                                          "\" is not a hex trace id of up to 32 digits"));
   }
-  auto spans = head_->GetTrace(id);
+  auto found = head_->GetTrace(id);
+  if (!found.ok()) return StoreError(found.status());
+  const std::vector<model::SpanRef>& spans = *found;
   if (spans.empty()) return JaegerError(404, "trace not found");
   const std::vector<analytics::PathSpan> path_spans = analytics::ToPathSpans(spans);
   const int32_t root = analytics::PickRoot(path_spans);
@@ -691,7 +711,9 @@ HttpResponse QueryApi::Dependencies(const HttpRequest& r) const {
   const uint64_t start = start_ms * 1000000, end = end_ms * 1000000;  // [start, end]
   std::vector<store::Dependency> deps;
   if (options_.analytics == nullptr) {
-    deps = head_->Dependencies(start, end);
+    auto found = head_->Dependencies(start, end);
+    if (!found.ok()) return StoreError(found.status());
+    deps = *std::move(found);
   } else {
     // The service graph where its series reach (from the first whole step
     // after they begin; nowhere before analytics' first span), the stored
@@ -701,7 +723,11 @@ HttpResponse QueryApi::Dependencies(const HttpRequest& r) const {
     const uint64_t split = series_start % step == 0 || series_start > UINT64_MAX - step
                                ? series_start
                                : (series_start / step + 1) * step;
-    if (start < split) deps = head_->Dependencies(start, std::min(end, split - 1));
+    if (start < split) {
+      auto found = head_->Dependencies(start, std::min(end, split - 1));
+      if (!found.ok()) return StoreError(found.status());
+      deps = *std::move(found);
+    }
     if (end >= split) {
       for (auto& g : options_.analytics->Dependencies(std::max(start, split), end + 1)) {
         auto same = std::find_if(deps.begin(), deps.end(), [&](const store::Dependency& d) {
@@ -735,7 +761,9 @@ HttpResponse QueryApi::Dependencies(const HttpRequest& r) const {
 }
 
 HttpResponse QueryApi::V3Services() const {
-  auto services = head_->Services();
+  auto found = head_->Services();
+  if (!found.ok()) return V3StoreError(found.status());
+  const std::vector<std::string>& services = *found;
   rapidjson::StringBuffer sb;
   JsonWriter w(sb);
   w.StartObject();
@@ -752,7 +780,9 @@ HttpResponse QueryApi::V3Operations(const HttpRequest& r) const {
   if (service.empty()) return V3Error(400, "parameter service is required");
   auto kind = ParseKind(AnyParam(r, {"spanKind", "span_kind", "span.kind"}));
   if (!kind.ok()) return V3Error(400, StdView(kind.status().message()));
-  auto ops = head_->Operations(service, *kind);
+  auto found = head_->Operations(service, *kind);
+  if (!found.ok()) return V3StoreError(found.status());
+  const std::vector<store::Operation>& ops = *found;
   rapidjson::StringBuffer sb;
   JsonWriter w(sb);
   w.StartObject();
@@ -811,9 +841,12 @@ HttpResponse QueryApi::V3Traces(const HttpRequest& r) const {
   }
   if (q.limit == 0 || q.limit > options_.max_limit) q.limit = options_.max_limit;
   std::vector<model::SpanRef> spans;
-  for (const auto& id : head_->FindTraceIds(q)) {
+  auto ids = head_->FindTraceIds(q);
+  if (!ids.ok()) return V3StoreError(ids.status());
+  for (const auto& id : *ids) {
     auto t = head_->GetTrace(id);
-    spans.insert(spans.end(), t.begin(), t.end());
+    if (!t.ok()) return V3StoreError(t.status());
+    spans.insert(spans.end(), t->begin(), t->end());
   }
   return V3Result(spans);
 }
@@ -824,7 +857,9 @@ HttpResponse QueryApi::V3Trace(std::string_view hex) const {
     return V3Error(400, absl::StrCat("trace id \"", std::string(hex),
                                      "\" is not a hex trace id of up to 32 digits"));
   }
-  auto spans = head_->GetTrace(id);
+  auto found = head_->GetTrace(id);
+  if (!found.ok()) return V3StoreError(found.status());
+  const std::vector<model::SpanRef>& spans = *found;
   if (spans.empty()) return V3Error(404, "trace not found");
   return V3Result(spans);
 }

@@ -150,6 +150,54 @@ TEST_F(QueryApiTest, TraceByIdInBothModels) {
   EXPECT_EQ(d["error"]["httpCode"].GetInt(), 404);
 }
 
+// A backend that cannot answer (a remote database down).
+class FailingStore : public store::StorageBackend {
+ public:
+  absl::StatusOr<std::vector<model::SpanRef>> GetTrace(const model::TraceId&) const override {
+    return absl::UnavailableError("clickhouse: connection refused");
+  }
+  absl::StatusOr<std::vector<std::pair<uint64_t, model::TraceId>>> FindTraces(
+      const store::TraceQuery&) const override {
+    return absl::UnavailableError("clickhouse: connection refused");
+  }
+  absl::StatusOr<std::vector<std::string>> Services() const override {
+    return absl::UnavailableError("clickhouse: connection refused");
+  }
+  absl::StatusOr<std::vector<store::Operation>> Operations(
+      std::string_view, std::optional<model::SpanKind>) const override {
+    return absl::UnavailableError("clickhouse: connection refused");
+  }
+  absl::StatusOr<std::vector<store::Dependency>> Dependencies(uint64_t, uint64_t) const override {
+    return absl::UnavailableError("clickhouse: connection refused");
+  }
+};
+
+TEST_F(QueryApiTest, StoreFailuresAre503WithTheReason) {
+  FailingStore failing;
+  api_ = std::make_unique<QueryApi>(&failing, options_);
+  api_->SetReady(true);
+  rapidjson::Document d;
+  for (const std::string& target :
+       {std::string("/api/services"), std::string("/api/services/cart/operations"),
+        std::string("/api/operations?service=cart"), std::string("/api/traces?service=cart"),
+        "/api/traces/" + Tid(1), std::string("/api/dependencies?endTs=10000&lookback=10000"),
+        "/api/v1/traces/" + Tid(1) + "/critical-path"}) {
+    ASSERT_EQ(Get(target, &d), 503) << target;
+    ASSERT_TRUE(d["errors"].IsArray()) << body_;
+    EXPECT_EQ(d["errors"][0]["code"].GetInt(), 503);
+    EXPECT_NE(std::string(d["errors"][0]["msg"].GetString()).find("connection refused"),
+              std::string::npos)
+        << body_;
+  }
+  for (const std::string& target :
+       {std::string("/api/v3/services"), std::string("/api/v3/operations?service=cart"),
+        std::string("/api/v3/traces?query.service_name=cart"), "/api/v3/traces/" + Tid(1)}) {
+    ASSERT_EQ(Get(target, &d), 503) << target;
+    EXPECT_EQ(d["error"]["httpCode"].GetInt(), 503) << body_;
+  }
+  api_.reset();
+}
+
 TEST_F(QueryApiTest, JaegerSearchParameters) {
   rapidjson::Document d;
   ASSERT_EQ(Get("/api/traces?service=frontend", &d), 200);

@@ -619,7 +619,7 @@ TEST(BlockTest, SearchAndDependenciesEqualTheHead) {
   size_t nonempty = 0;
   for (size_t i = 0; i < queries.size(); ++i) {
     const TraceQuery& q = queries[i];
-    std::vector<TraceId> want = head.FindTraceIds(q);
+    std::vector<TraceId> want = head.FindTraceIds(q).value();
     absl::StatusOr<std::vector<std::pair<uint64_t, TraceId>>> got = (*block)->FindTraces(q);
     ASSERT_TRUE(got.ok()) << got.status();
     std::vector<TraceId> got_ids;
@@ -633,7 +633,7 @@ TEST(BlockTest, SearchAndDependenciesEqualTheHead) {
   for (auto [s, e] : {std::pair<uint64_t, uint64_t>{0, UINT64_MAX},
                       {lo + third, lo + 2 * third},
                       {hi + 1, UINT64_MAX}}) {
-    std::vector<Dependency> want = head.Dependencies(s, e);
+    std::vector<Dependency> want = head.Dependencies(s, e).value();
     absl::StatusOr<std::vector<Dependency>> got = (*block)->Dependencies(s, e);
     ASSERT_TRUE(got.ok()) << got.status();
     ASSERT_EQ(got->size(), want.size());

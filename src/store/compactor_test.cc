@@ -26,6 +26,13 @@
 namespace ariadne::store {
 namespace {
 
+// The answer of a backend that must answer (the head, the embedded store).
+template <typename T>
+T Ok(absl::StatusOr<T> answer) {
+  EXPECT_TRUE(answer.ok()) << answer.status();
+  return *std::move(answer);
+}
+
 namespace fs = std::filesystem;
 using model::AnyValue;
 using model::SpanBatch;
@@ -428,16 +435,16 @@ std::vector<std::string> Answers(const StorageBackend& store) {
   std::vector<std::string> out;
   for (const TraceQuery& q : Queries()) {
     std::string s;
-    for (const auto& [start, id] : store.FindTraces(q)) {
+    for (const auto& [start, id] : Ok(store.FindTraces(q))) {
       s += std::to_string(start) + ":" + model::ToHex(id) + ",";
       if (q.limit == 7) {
-        for (const SpanRef& r : store.GetTrace(id)) out.push_back(DumpSpan(*r.batch, r.row));
+        for (const SpanRef& r : Ok(store.GetTrace(id))) out.push_back(DumpSpan(*r.batch, r.row));
       }
     }
     out.push_back(s);
   }
-  for (const std::string& s : store.Services()) out.push_back(s);
-  for (const Operation& op : store.Operations("cart", std::nullopt)) out.push_back(op.name);
+  for (const std::string& s : Ok(store.Services())) out.push_back(s);
+  for (const Operation& op : Ok(store.Operations("cart", std::nullopt))) out.push_back(op.name);
   return out;
 }
 
@@ -462,7 +469,7 @@ TEST(CompactorTest, QueriesAnswerTheSameAfterCompaction) {
     for (uint32_t r = 0; r < b->size(); ++r) {
       const TraceId& id = b->trace_id[r];
       if (traces_before.contains(id)) continue;
-      for (const SpanRef& s : store.GetTrace(id)) traces_before[id].push_back(DumpSpan(*s.batch, s.row));
+      for (const SpanRef& s : Ok(store.GetTrace(id))) traces_before[id].push_back(DumpSpan(*s.batch, s.row));
     }
   }
   const uint64_t bytes_before = DirBytes(blocks_dir);
@@ -481,7 +488,7 @@ TEST(CompactorTest, QueriesAnswerTheSameAfterCompaction) {
   EXPECT_EQ(Answers(store), before);
   for (const auto& [id, spans] : traces_before) {
     std::vector<std::string> now;
-    for (const SpanRef& s : store.GetTrace(id)) now.push_back(DumpSpan(*s.batch, s.row));
+    for (const SpanRef& s : Ok(store.GetTrace(id))) now.push_back(DumpSpan(*s.batch, s.row));
     EXPECT_EQ(now, spans);
   }
   // Dependencies: no trace crosses the inputs here, so the same edges.
@@ -552,8 +559,8 @@ TEST(CompactorTest, CrashBetweenPublishAndRemovalDropsTheInputsAtOpen) {
     EmbeddedStore store(&head, set->get());
     TraceQuery all;
     all.limit = 100000;
-    EXPECT_EQ(store.FindTraces(all).size(), expected.size());
-    auto trace = store.GetTrace(in.split);
+    EXPECT_EQ(Ok(store.FindTraces(all)).size(), expected.size());
+    auto trace = Ok(store.GetTrace(in.split));
     EXPECT_EQ(trace.size(), expected.at(in.split).size());
   }
   in.blocks.clear();
@@ -572,10 +579,10 @@ TEST(CompactorTest, CrashBetweenPublishAndRemovalDropsTheInputsAtOpen) {
   EmbeddedStore store(&head, set->get());
   TraceQuery all;
   all.limit = 100000;
-  EXPECT_EQ(store.FindTraces(all).size(), expected.size());
+  EXPECT_EQ(Ok(store.FindTraces(all)).size(), expected.size());
   for (const auto& [id, spans] : expected) {
     std::vector<std::string> got;
-    for (const SpanRef& r : store.GetTrace(id)) got.push_back(DumpSpan(*r.batch, r.row));
+    for (const SpanRef& r : Ok(store.GetTrace(id))) got.push_back(DumpSpan(*r.batch, r.row));
     EXPECT_EQ(got, spans);
   }
 }

@@ -12,8 +12,8 @@ namespace ariadne::store {
 using model::SpanRef;
 using model::TraceId;
 
-std::vector<SpanRef> EmbeddedStore::GetTrace(const TraceId& trace_id) const {
-  std::vector<SpanRef> out = head_->GetTrace(trace_id);
+absl::StatusOr<std::vector<SpanRef>> EmbeddedStore::GetTrace(const TraceId& trace_id) const {
+  std::vector<SpanRef> out = *head_->GetTrace(trace_id);  // the head always answers
   for (const auto& block : blocks_->Snapshot()) {
     if (!block->MayContain(trace_id)) continue;
     auto batch = block->GetTrace(trace_id);
@@ -34,10 +34,11 @@ std::vector<SpanRef> EmbeddedStore::GetTrace(const TraceId& trace_id) const {
   return out;
 }
 
-std::vector<std::pair<uint64_t, TraceId>> EmbeddedStore::FindTraces(const TraceQuery& query) const {
+absl::StatusOr<std::vector<std::pair<uint64_t, TraceId>>> EmbeddedStore::FindTraces(const TraceQuery& query) const {
   const size_t limit = query.limit == 0 ? std::numeric_limits<size_t>::max() : query.limit;
   absl::flat_hash_map<TraceId, uint64_t> found;
-  for (const auto& [start, id] : head_->FindTraces(query)) {
+  const auto in_head = *head_->FindTraces(query);  // the head always answers
+  for (const auto& [start, id] : in_head) {
     uint64_t& s = found[id];
     s = std::max(s, start);
   }
@@ -75,18 +76,19 @@ std::vector<std::pair<uint64_t, TraceId>> EmbeddedStore::FindTraces(const TraceQ
   return out;
 }
 
-std::vector<std::string> EmbeddedStore::Services() const {
+absl::StatusOr<std::vector<std::string>> EmbeddedStore::Services() const {
   std::set<std::string> all;
-  for (std::string& s : head_->Services()) all.insert(std::move(s));
+  std::vector<std::string> in_head = *head_->Services();
+  for (std::string& s : in_head) all.insert(std::move(s));
   for (const auto& block : blocks_->Snapshot()) {
     for (const std::string& s : block->meta().services) all.insert(s);
   }
-  return {all.begin(), all.end()};
+  return std::vector<std::string>(all.begin(), all.end());
 }
 
-std::vector<Operation> EmbeddedStore::Operations(std::string_view service,
+absl::StatusOr<std::vector<Operation>> EmbeddedStore::Operations(std::string_view service,
                                                  std::optional<model::SpanKind> kind) const {
-  std::vector<Operation> out = head_->Operations(service, kind);
+  std::vector<Operation> out = *head_->Operations(service, kind);
   for (const auto& block : blocks_->Snapshot()) {
     for (const auto& [svc, op] : block->meta().operations) {
       if (svc != service || (kind && op.kind != *kind)) continue;
@@ -100,11 +102,12 @@ std::vector<Operation> EmbeddedStore::Operations(std::string_view service,
   return out;
 }
 
-std::vector<Dependency> EmbeddedStore::Dependencies(uint64_t start_nano, uint64_t end_nano) const {
+absl::StatusOr<std::vector<Dependency>> EmbeddedStore::Dependencies(uint64_t start_nano, uint64_t end_nano) const {
   // Edges are counted where both spans are: a parent in a block and its child
   // still in the head (a trace cut across a block boundary) is not counted.
   std::map<std::pair<std::string, std::string>, uint64_t> edges;
-  for (const Dependency& d : head_->Dependencies(start_nano, end_nano)) {
+  const std::vector<Dependency> in_head = *head_->Dependencies(start_nano, end_nano);
+  for (const Dependency& d : in_head) {
     edges[{d.parent, d.child}] += d.call_count;
   }
   for (const auto& block : blocks_->Snapshot()) {

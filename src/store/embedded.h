@@ -20,13 +20,15 @@ class EmbeddedStore : public StorageBackend {
  public:
   EmbeddedStore(const Head* head, BlockSet* blocks) : head_(head), blocks_(blocks) {}
 
-  std::vector<model::SpanRef> GetTrace(const model::TraceId& trace_id) const override;
-  std::vector<std::pair<uint64_t, model::TraceId>> FindTraces(
+  absl::StatusOr<std::vector<model::SpanRef>> GetTrace(
+      const model::TraceId& trace_id) const override;
+  absl::StatusOr<std::vector<std::pair<uint64_t, model::TraceId>>> FindTraces(
       const TraceQuery& query) const override;
-  std::vector<std::string> Services() const override;
-  std::vector<Operation> Operations(std::string_view service,
-                                    std::optional<model::SpanKind> kind) const override;
-  std::vector<Dependency> Dependencies(uint64_t start_nano, uint64_t end_nano) const override;
+  absl::StatusOr<std::vector<std::string>> Services() const override;
+  absl::StatusOr<std::vector<Operation>> Operations(
+      std::string_view service, std::optional<model::SpanKind> kind) const override;
+  absl::StatusOr<std::vector<Dependency>> Dependencies(uint64_t start_nano,
+                                                       uint64_t end_nano) const override;
 
  private:
   const Head* const head_;

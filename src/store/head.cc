@@ -191,7 +191,7 @@ std::optional<std::chrono::steady_clock::time_point> Head::OldestAppend() const 
   return batches_.front().appended;
 }
 
-std::vector<SpanRef> Head::GetTrace(const TraceId& trace_id) const {
+absl::StatusOr<std::vector<SpanRef>> Head::GetTrace(const TraceId& trace_id) const {
   std::vector<SpanRef> out;
   {
     absl::ReaderMutexLock lock(&mu_);
@@ -215,7 +215,7 @@ std::vector<SpanRef> Head::GetTrace(const TraceId& trace_id) const {
   return out;
 }
 
-std::vector<std::pair<uint64_t, TraceId>> Head::FindTraces(const TraceQuery& query) const {
+absl::StatusOr<std::vector<std::pair<uint64_t, TraceId>>> Head::FindTraces(const TraceQuery& query) const {
   // Candidates are collected newest batch first; within the limit the result
   // is ordered by the newest matching span of each trace.
   absl::flat_hash_map<TraceId, uint64_t> found;
@@ -252,7 +252,7 @@ std::vector<std::pair<uint64_t, TraceId>> Head::FindTraces(const TraceQuery& que
   return ordered;
 }
 
-std::vector<std::string> Head::Services() const {
+absl::StatusOr<std::vector<std::string>> Head::Services() const {
   std::vector<std::string> out;
   {
     absl::ReaderMutexLock lock(&mu_);
@@ -263,7 +263,7 @@ std::vector<std::string> Head::Services() const {
   return out;
 }
 
-std::vector<Operation> Head::Operations(std::string_view service,
+absl::StatusOr<std::vector<Operation>> Head::Operations(std::string_view service,
                                         std::optional<SpanKind> kind) const {
   std::vector<Operation> out;
   {
@@ -281,7 +281,7 @@ std::vector<Operation> Head::Operations(std::string_view service,
   return out;
 }
 
-std::vector<Dependency> Head::Dependencies(uint64_t start_nano, uint64_t end_nano) const {
+absl::StatusOr<std::vector<Dependency>> Head::Dependencies(uint64_t start_nano, uint64_t end_nano) const {
   // Map every span to its service per trace, then count parent->child pairs
   // that cross a service boundary.
   std::vector<std::shared_ptr<const SpanBatch>> snapshot;

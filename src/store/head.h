@@ -59,13 +59,15 @@ class Head : public StorageBackend {
   // StorageBackend. GetTrace is empty if the trace is unknown; Dependencies
   // counts parent/child spans of different services whose child started in
   // [start_nano, end_nano].
-  std::vector<model::SpanRef> GetTrace(const model::TraceId& trace_id) const override;
-  std::vector<std::pair<uint64_t, model::TraceId>> FindTraces(
+  absl::StatusOr<std::vector<model::SpanRef>> GetTrace(
+      const model::TraceId& trace_id) const override;
+  absl::StatusOr<std::vector<std::pair<uint64_t, model::TraceId>>> FindTraces(
       const TraceQuery& query) const override;
-  std::vector<std::string> Services() const override;
-  std::vector<Operation> Operations(std::string_view service,
-                                    std::optional<model::SpanKind> kind) const override;
-  std::vector<Dependency> Dependencies(uint64_t start_nano, uint64_t end_nano) const override;
+  absl::StatusOr<std::vector<std::string>> Services() const override;
+  absl::StatusOr<std::vector<Operation>> Operations(
+      std::string_view service, std::optional<model::SpanKind> kind) const override;
+  absl::StatusOr<std::vector<Dependency>> Dependencies(uint64_t start_nano,
+                                                       uint64_t end_nano) const override;
 
   HeadStats stats() const;
   // Approximate bytes held, without taking the lock (for admission).

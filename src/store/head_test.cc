@@ -5,6 +5,13 @@
 namespace ariadne::store {
 namespace {
 
+// The answer of a backend that must answer (the head, the embedded store).
+template <typename T>
+T Ok(absl::StatusOr<T> answer) {
+  EXPECT_TRUE(answer.ok()) << answer.status();
+  return *std::move(answer);
+}
+
 using model::SpanBatch;
 using model::SpanKind;
 
@@ -56,16 +63,16 @@ TEST(HeadTest, TraceByIdServicesOperations) {
   AddSpan(b.get(), "cart", 2, 3, 0, "AddItem", 5000, 50);
   head.Append(b);
 
-  auto trace = head.GetTrace(Tid(1));
+  auto trace = Ok(head.GetTrace(Tid(1)));
   ASSERT_EQ(trace.size(), 2u);
   EXPECT_EQ(trace[0].batch->name[trace[0].row], "GET /");
-  EXPECT_TRUE(head.GetTrace(Tid(9)).empty());
+  EXPECT_TRUE(Ok(head.GetTrace(Tid(9))).empty());
 
-  EXPECT_EQ(head.Services(), (std::vector<std::string>{"cart", "frontend"}));
-  auto ops = head.Operations("cart", std::nullopt);
+  EXPECT_EQ(Ok(head.Services()), (std::vector<std::string>{"cart", "frontend"}));
+  auto ops = Ok(head.Operations("cart", std::nullopt));
   ASSERT_EQ(ops.size(), 2u);
   EXPECT_EQ(ops[0].name, "AddItem");
-  EXPECT_EQ(head.Operations("cart", SpanKind::kClient).size(), 1u);
+  EXPECT_EQ(Ok(head.Operations("cart", SpanKind::kClient)).size(), 1u);
   EXPECT_EQ(head.stats().spans, 3u);
   EXPECT_EQ(head.stats().traces, 2u);
 }
@@ -77,7 +84,7 @@ TEST(HeadTest, DuplicateSpansAreReturnedOnce) {
     AddSpan(b.get(), "svc", 1, 1, 0, "op", 1000, 10);
     head.Append(b);
   }
-  EXPECT_EQ(head.GetTrace(Tid(1)).size(), 1u);
+  EXPECT_EQ(Ok(head.GetTrace(Tid(1))).size(), 1u);
 }
 
 TEST(HeadTest, SearchFiltersAndOrdersNewestFirst) {
@@ -91,18 +98,18 @@ TEST(HeadTest, SearchFiltersAndOrdersNewestFirst) {
 
   TraceQuery q;
   q.service = "api";
-  EXPECT_EQ(head.FindTraceIds(q), (std::vector<model::TraceId>{Tid(2), Tid(3), Tid(1)}));
+  EXPECT_EQ(Ok(head.FindTraceIds(q)), (std::vector<model::TraceId>{Tid(2), Tid(3), Tid(1)}));
   q.operation = "GET";
-  EXPECT_EQ(head.FindTraceIds(q), (std::vector<model::TraceId>{Tid(2), Tid(1)}));
+  EXPECT_EQ(Ok(head.FindTraceIds(q)), (std::vector<model::TraceId>{Tid(2), Tid(1)}));
   q.min_duration_nano = 200;
-  EXPECT_EQ(head.FindTraceIds(q), (std::vector<model::TraceId>{Tid(2)}));
+  EXPECT_EQ(Ok(head.FindTraceIds(q)), (std::vector<model::TraceId>{Tid(2)}));
   q = TraceQuery{};
   q.start_min_nano = 1500;
   q.start_max_nano = 3500;
-  EXPECT_EQ(head.FindTraceIds(q), (std::vector<model::TraceId>{Tid(2), Tid(3)}));
+  EXPECT_EQ(Ok(head.FindTraceIds(q)), (std::vector<model::TraceId>{Tid(2), Tid(3)}));
   q = TraceQuery{};
   q.limit = 1;
-  EXPECT_EQ(head.FindTraceIds(q), (std::vector<model::TraceId>{Tid(4)}));
+  EXPECT_EQ(Ok(head.FindTraceIds(q)), (std::vector<model::TraceId>{Tid(4)}));
 }
 
 TEST(HeadTest, SearchByTagsOnSpanResourceStatusAndKind) {
@@ -118,15 +125,15 @@ TEST(HeadTest, SearchByTagsOnSpanResourceStatusAndKind) {
 
   TraceQuery q;
   q.tags = {{"http.status_code", "500"}, {"http.method", "GET"}};
-  EXPECT_EQ(head.FindTraceIds(q), (std::vector<model::TraceId>{Tid(1)}));
+  EXPECT_EQ(Ok(head.FindTraceIds(q)), (std::vector<model::TraceId>{Tid(1)}));
   q.tags = {{"error", "true"}};
-  EXPECT_EQ(head.FindTraceIds(q), (std::vector<model::TraceId>{Tid(2)}));
+  EXPECT_EQ(Ok(head.FindTraceIds(q)), (std::vector<model::TraceId>{Tid(2)}));
   q.tags = {{"span.kind", "client"}};
-  EXPECT_EQ(head.FindTraceIds(q), (std::vector<model::TraceId>{Tid(2)}));
+  EXPECT_EQ(Ok(head.FindTraceIds(q)), (std::vector<model::TraceId>{Tid(2)}));
   q.tags = {{"service.name", "api"}};
-  EXPECT_EQ(head.FindTraceIds(q).size(), 2u);
+  EXPECT_EQ(Ok(head.FindTraceIds(q)).size(), 2u);
   q.tags = {{"http.method", "POST"}};
-  EXPECT_TRUE(head.FindTraceIds(q).empty());
+  EXPECT_TRUE(Ok(head.FindTraceIds(q)).empty());
 }
 
 TEST(HeadTest, DependenciesCrossServiceBoundaries) {
@@ -138,12 +145,12 @@ TEST(HeadTest, DependenciesCrossServiceBoundaries) {
   AddSpan(b.get(), "frontend", 2, 4, 0, "GET", 2000, 100);
   AddSpan(b.get(), "cart", 2, 5, 4, "GetCart", 2020, 30);
   head.Append(b);
-  auto deps = head.Dependencies(0, 10000);
+  auto deps = Ok(head.Dependencies(0, 10000));
   ASSERT_EQ(deps.size(), 1u);
   EXPECT_EQ(deps[0].parent, "frontend");
   EXPECT_EQ(deps[0].child, "cart");
   EXPECT_EQ(deps[0].call_count, 2u);
-  EXPECT_TRUE(head.Dependencies(5000, 10000).empty());
+  EXPECT_TRUE(Ok(head.Dependencies(5000, 10000)).empty());
 }
 
 }  // namespace
