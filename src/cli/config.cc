@@ -1,6 +1,10 @@
 #include "cli/config.h"
 
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "query/params.h"
@@ -133,6 +137,57 @@ absl::Status LoadAutoscaler(const YAML::Node& node, const std::string& path, Ser
   return absl::OkStatus();
 }
 
+absl::Status LoadTls(const YAML::Node& node, const std::string& path, ServerConfig* c) {
+  for (const auto& w : node) {
+    const std::string k = w.first.as<std::string>();
+    const std::string full = "tls." + k;
+    absl::Status s;
+    if (k == "cert_file") {
+      s = Read(w.second, full, &c->tls_cert_file);
+    } else if (k == "key_file") {
+      s = Read(w.second, full, &c->tls_key_file);
+    } else if (k == "client_ca_file") {
+      s = Read(w.second, full, &c->tls_client_ca_file);
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": unknown key ", full, " (known: cert_file, key_file, client_ca_file)"));
+    }
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LoadAuth(const YAML::Node& node, const std::string& path, ServerConfig* c) {
+  for (const auto& w : node) {
+    const std::string k = w.first.as<std::string>();
+    std::vector<std::string>* field = k == "ingest_tokens"        ? &c->ingest_tokens
+                                      : k == "ingest_token_files" ? &c->ingest_token_files
+                                      : k == "query_tokens"       ? &c->query_tokens
+                                      : k == "query_token_files"  ? &c->query_token_files
+                                      : k == "admin_tokens"       ? &c->admin_tokens
+                                      : k == "admin_token_files"  ? &c->admin_token_files
+                                                                  : nullptr;
+    if (field == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": unknown key auth.", k,
+          " (known: ingest_tokens, ingest_token_files, query_tokens, query_token_files, "
+          "admin_tokens, admin_token_files)"));
+    }
+    // Read names the key but not the value: a token must not reach a log.
+    if (auto s = Read(w.second, "auth." + k, field); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+// Whether `path` can be opened for reading now; the error names `key`.
+absl::Status CheckReadable(const std::string& key, const std::string& path) {
+  if (::access(path.c_str(), R_OK) != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(key, ": cannot read \"", path, "\": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status LoadYamlConfig(const std::string& path, ServerConfig* c) {
@@ -239,6 +294,10 @@ absl::Status LoadYamlConfig(const std::string& path, ServerConfig* c) {
       }
     } else if (key == "autoscaler") {
       if (s = LoadAutoscaler(v, path, c); !s.ok()) return s;
+    } else if (key == "tls") {
+      if (s = LoadTls(v, path, c); !s.ok()) return s;
+    } else if (key == "auth") {
+      if (s = LoadAuth(v, path, c); !s.ok()) return s;
     } else if (key == "limits") {
       for (const auto& l : v) {
         const std::string k = l.first.as<std::string>();
@@ -270,7 +329,7 @@ absl::Status LoadYamlConfig(const std::string& path, ServerConfig* c) {
       return absl::InvalidArgumentError(absl::StrCat(
           path, ": unknown key ", key,
           " (known: data_dir, listen, listen_file, wal, storage, analytics, detection, limits, "
-          "http_threads, log_level)"));
+          "ui, autoscaler, tls, auth, http_threads, log_level)"));
     }
     if (!s.ok()) return s;
   }
@@ -340,6 +399,48 @@ absl::Status Validate(const ServerConfig& c) {
   if (c.max_request_bytes == 0 || c.max_inflight_bytes < c.max_request_bytes) {
     return absl::InvalidArgumentError(
         "limits.max_inflight_bytes must be at least limits.max_request_bytes (> 0)");
+  }
+  return ValidateSecurity(c);
+}
+
+absl::Status ValidateSecurity(const ServerConfig& c) {
+  if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        c.tls_cert_file.empty() ? "tls.key_file is set without tls.cert_file"
+                                : "tls.cert_file is set without tls.key_file");
+  }
+  if (!c.tls_client_ca_file.empty() && c.tls_cert_file.empty()) {
+    return absl::InvalidArgumentError(
+        "tls.client_ca_file needs tls.cert_file and tls.key_file (client certificates are "
+        "asked for in a TLS handshake)");
+  }
+  for (const auto& [key, value] : {std::pair<const char*, const std::string*>{
+                                       "tls.cert_file", &c.tls_cert_file},
+                                   {"tls.key_file", &c.tls_key_file},
+                                   {"tls.client_ca_file", &c.tls_client_ca_file}}) {
+    if (value->empty()) continue;
+    if (auto s = CheckReadable(key, *value); !s.ok()) return s;
+  }
+  for (const auto& [key, tokens] : {std::pair<const char*, const std::vector<std::string>*>{
+                                        "auth.ingest_tokens", &c.ingest_tokens},
+                                    {"auth.query_tokens", &c.query_tokens},
+                                    {"auth.admin_tokens", &c.admin_tokens}}) {
+    for (const std::string& t : *tokens) {
+      // The token itself is never part of a message.
+      if (t.empty() || t.find_first_of(" \t\r\n") != std::string::npos) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(key, ": a token is empty or contains whitespace"));
+      }
+    }
+  }
+  for (const auto& [key, files] : {std::pair<const char*, const std::vector<std::string>*>{
+                                       "auth.ingest_token_files", &c.ingest_token_files},
+                                   {"auth.query_token_files", &c.query_token_files},
+                                   {"auth.admin_token_files", &c.admin_token_files}}) {
+    for (const std::string& f : *files) {
+      if (f.empty()) return absl::InvalidArgumentError(absl::StrCat(key, ": a file name is empty"));
+      if (auto s = CheckReadable(key, f); !s.ok()) return s;
+    }
   }
   return absl::OkStatus();
 }

@@ -97,6 +97,22 @@ struct ServerConfig {
   std::string kubernetes_token_file;
   std::string keda_addr;
 
+  // TLS on every listener (docs/security.md): a certificate chain and key
+  // (PEM), and optionally the CA client certificates must chain to (then
+  // they are required). Empty: plaintext.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
+  // Bearer tokens per scope (docs/security.md): static tokens (YAML only,
+  // so they do not show in `ps`) and files of one token per line, re-read
+  // when they change. A scope with neither is open.
+  std::vector<std::string> ingest_tokens;
+  std::vector<std::string> ingest_token_files;
+  std::vector<std::string> query_tokens;
+  std::vector<std::string> query_token_files;
+  std::vector<std::string> admin_tokens;
+  std::vector<std::string> admin_token_files;
+
   int http_threads = 2;
   std::string log_level = "info";
   int shutdown_grace_seconds = 20;
@@ -106,7 +122,9 @@ struct ServerConfig {
 // naming the key, so a typo is not silently ignored.
 absl::Status LoadYamlConfig(const std::string& path, ServerConfig* config);
 
-// Checks values that flags and YAML cannot check by type.
+// Checks values that flags and YAML cannot check by type, and that the TLS
+// and token files named can be read (ValidateSecurity).
 absl::Status Validate(const ServerConfig& config);
+absl::Status ValidateSecurity(const ServerConfig& config);
 
 }  // namespace ariadne::cli

@@ -138,6 +138,80 @@ TEST(ConfigTest, ExampleFileLoadsAndMatchesTheDefaults) {
   EXPECT_EQ(c.http_threads, defaults.http_threads);
   EXPECT_EQ(c.compaction_max_inputs, defaults.compaction_max_inputs);
   EXPECT_EQ(c.compaction_target_bytes, defaults.compaction_target_bytes);
+  // Security is commented out in the example: nothing is required.
+  EXPECT_EQ(c.tls_cert_file, defaults.tls_cert_file);
+  EXPECT_EQ(c.ingest_tokens, defaults.ingest_tokens);
+  EXPECT_EQ(c.query_token_files, defaults.query_token_files);
+  EXPECT_TRUE(Validate(c).ok());
+}
+
+TEST(ConfigTest, TlsAndAuthKeys) {
+  const std::string cert = WriteTemp("cert");
+  const std::string key = WriteTemp("key");
+  const std::string tokens = WriteTemp("t1\n");
+  std::string path = WriteTemp("tls:\n  cert_file: " + cert + "\n  key_file: " + key +
+                               "\nauth:\n  ingest_tokens: [a1, a2]\n  ingest_token_files: [" +
+                               tokens + "]\n  query_tokens: [q1]\n  admin_token_files: [" +
+                               tokens + "]\n");
+  ServerConfig c;
+  absl::Status s = LoadYamlConfig(path, &c);
+  std::remove(path.c_str());
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(c.tls_cert_file, cert);
+  EXPECT_EQ(c.tls_key_file, key);
+  EXPECT_EQ(c.tls_client_ca_file, "");
+  EXPECT_EQ(c.ingest_tokens, (std::vector<std::string>{"a1", "a2"}));
+  EXPECT_EQ(c.ingest_token_files, std::vector<std::string>{tokens});
+  EXPECT_EQ(c.query_tokens, std::vector<std::string>{"q1"});
+  EXPECT_TRUE(c.query_token_files.empty());
+  EXPECT_TRUE(c.admin_tokens.empty());
+  EXPECT_EQ(c.admin_token_files, std::vector<std::string>{tokens});
+  EXPECT_TRUE(Validate(c).ok()) << Validate(c);
+
+  path = WriteTemp("auth:\n  ingest_token: [x]\n");
+  s = LoadYamlConfig(path, &c);
+  std::remove(path.c_str());
+  EXPECT_NE(std::string(s.message()).find("auth.ingest_token"), std::string::npos) << s;
+  path = WriteTemp("tls:\n  cert: x\n");
+  s = LoadYamlConfig(path, &c);
+  std::remove(path.c_str());
+  EXPECT_NE(std::string(s.message()).find("tls.cert"), std::string::npos) << s;
+
+  auto message = [](const ServerConfig& b) { return std::string(Validate(b).message()); };
+  ServerConfig b;
+  b.tls_cert_file = cert;  // without a key
+  EXPECT_NE(message(b).find("tls.cert_file is set without tls.key_file"), std::string::npos);
+  b = ServerConfig{};
+  b.tls_key_file = key;
+  EXPECT_NE(message(b).find("tls.key_file is set without tls.cert_file"), std::string::npos);
+  b = ServerConfig{};
+  b.tls_client_ca_file = cert;
+  EXPECT_NE(message(b).find("tls.client_ca_file"), std::string::npos);
+  b = ServerConfig{};
+  b.tls_cert_file = cert;
+  b.tls_key_file = "/nonexistent/key.pem";
+  EXPECT_NE(message(b).find("tls.key_file: cannot read \"/nonexistent/key.pem\""),
+            std::string::npos)
+      << message(b);
+  b = ServerConfig{};
+  b.query_token_files = {"/nonexistent/tokens"};
+  EXPECT_NE(message(b).find("auth.query_token_files"), std::string::npos) << message(b);
+  b = ServerConfig{};
+  b.admin_tokens = {"has space"};
+  EXPECT_NE(message(b).find("auth.admin_tokens"), std::string::npos);
+  EXPECT_EQ(message(b).find("has space"), std::string::npos);  // never echoed
+  b = ServerConfig{};
+  b.ingest_tokens = {""};
+  EXPECT_FALSE(Validate(b).ok());
+  for (const std::string& f : {cert, key, tokens}) std::remove(f.c_str());
+}
+
+TEST(ConfigTest, NothingSecuredByDefault) {
+  const ServerConfig c;
+  EXPECT_TRUE(c.tls_cert_file.empty());
+  EXPECT_TRUE(c.ingest_tokens.empty() && c.ingest_token_files.empty());
+  EXPECT_TRUE(c.query_tokens.empty() && c.query_token_files.empty());
+  EXPECT_TRUE(c.admin_tokens.empty() && c.admin_token_files.empty());
   EXPECT_TRUE(Validate(c).ok());
 }
 

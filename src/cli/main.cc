@@ -218,6 +218,28 @@ void AddServeOptions(CLI::App* serve, ServerConfig* c) {
                    "Spans with more attributes are rejected")
       ->envname("ARIADNE_MAX_ATTRIBUTES_PER_SPAN")
       ->capture_default_str();
+  // TLS and token files (docs/security.md). Static tokens are YAML only
+  // (auth.*_tokens), so that they never show in `ps` or /proc/*/cmdline.
+  serve->add_option("--tls-cert-file", c->tls_cert_file,
+                    "TLS certificate chain (PEM) for every listener; reloaded when it changes")
+      ->envname("ARIADNE_TLS_CERT_FILE");
+  serve->add_option("--tls-key-file", c->tls_key_file, "TLS private key (PEM)")
+      ->envname("ARIADNE_TLS_KEY_FILE");
+  serve->add_option("--tls-client-ca-file", c->tls_client_ca_file,
+                    "Require client certificates signed by these CAs (PEM)")
+      ->envname("ARIADNE_TLS_CLIENT_CA_FILE");
+  serve->add_option("--ingest-token-file", c->ingest_token_files,
+                    "Bearer tokens for OTLP and Zipkin ingest, one a line (repeatable)")
+      ->envname("ARIADNE_INGEST_TOKEN_FILE")
+      ->delimiter(',');
+  serve->add_option("--query-token-file", c->query_token_files,
+                    "Bearer tokens for the query API and UI, one a line (repeatable)")
+      ->envname("ARIADNE_QUERY_TOKEN_FILE")
+      ->delimiter(',');
+  serve->add_option("--admin-token-file", c->admin_token_files,
+                    "Bearer tokens for /metrics, one a line (repeatable)")
+      ->envname("ARIADNE_ADMIN_TOKEN_FILE")
+      ->delimiter(',');
   serve->add_option("--http-threads", c->http_threads, "Threads serving HTTP")
       ->envname("ARIADNE_HTTP_THREADS")
       ->capture_default_str();

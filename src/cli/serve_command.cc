@@ -25,6 +25,7 @@
 #include "detect/root_cause.h"
 #include "detect/notify.h"
 #include "common/admission.h"
+#include "common/auth.h"
 #include "common/strings.h"
 #include "control/autoscaler.h"
 #include "control/keda_scaler.h"
@@ -37,6 +38,7 @@
 #include "receive/ingest.h"
 #include "receive/otlp_grpc.h"
 #include "serve/http_server.h"
+#include "serve/tls.h"
 #include "spdlog/spdlog.h"
 #include "store/block_set.h"
 #include "store/embedded.h"
@@ -344,6 +346,48 @@ class IoThreads {
   std::vector<std::thread> threads_;
 };
 
+// Which token set guards a path on the query listener (docs/security.md):
+// the probes stay open for the orchestrator, /metrics (and admin endpoints
+// under /api/admin/) are admin, everything else, the UI included, is query.
+// Trailing slashes are dropped as the query API does when it routes, so
+// that "/metrics/" cannot reach /metrics with a query token.
+enum class QueryScope { kOpen, kQuery, kAdmin };
+
+QueryScope ScopeOfQueryPath(std::string_view path) {
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  if (path == "/healthz" || path == "/readyz") return QueryScope::kOpen;
+  if (path == "/metrics" || path == "/api/admin" || path.starts_with("/api/admin/")) {
+    return QueryScope::kAdmin;
+  }
+  return QueryScope::kQuery;
+}
+
+std::string SecurityMetricsText(const std::vector<const TokenSet*>& sets,
+                                const serve::TlsContext* tls) {
+  std::string out =
+      "# HELP ariadne_auth_rejected_total Requests refused for a missing or invalid bearer "
+      "token.\n# TYPE ariadne_auth_rejected_total counter\n";
+  for (const TokenSet* t : sets) {
+    absl::StrAppend(&out, "ariadne_auth_rejected_total{scope=\"", t->scope(), "\"} ",
+                    t->rejected(), "\n");
+  }
+  out +=
+      "# HELP ariadne_auth_token_file_reloads_total Token files read again because they "
+      "changed.\n# TYPE ariadne_auth_token_file_reloads_total counter\n";
+  for (const TokenSet* t : sets) {
+    absl::StrAppend(&out, "ariadne_auth_token_file_reloads_total{scope=\"", t->scope(), "\"} ",
+                    t->reloads(), "\n");
+  }
+  if (tls != nullptr) {
+    absl::StrAppend(&out,
+                    "# HELP ariadne_tls_reloads_total Times the HTTP listeners' certificate "
+                    "was loaded again because its files changed.\n"
+                    "# TYPE ariadne_tls_reloads_total counter\nariadne_tls_reloads_total ",
+                    tls->reloads(), "\n");
+  }
+  return out;
+}
+
 // Blocks until SIGTERM or SIGINT.
 int WaitForSignal() {
   sigset_t set;
@@ -362,6 +406,43 @@ int RunServe(const ServerConfig& config) {
     spdlog::error("invalid configuration: {}", StdView(s.message()));
     return 2;
   }
+  // Authentication and TLS (docs/security.md), before anything is opened, so that a
+  // bad certificate or token file fails fast.
+  auto ingest_tokens =
+      TokenSet::Create({"ingest", config.ingest_tokens, config.ingest_token_files});
+  auto query_tokens = TokenSet::Create({"query", config.query_tokens, config.query_token_files});
+  auto admin_tokens = TokenSet::Create({"admin", config.admin_tokens, config.admin_token_files});
+  for (const auto* t : {&ingest_tokens, &query_tokens, &admin_tokens}) {
+    if (!t->ok()) {
+      spdlog::error("{}", StdView(t->status().message()));
+      return 2;
+    }
+  }
+  const serve::TlsFiles tls_files{config.tls_cert_file, config.tls_key_file,
+                                  config.tls_client_ca_file};
+  std::shared_ptr<serve::TlsContext> tls;
+  if (tls_files.enabled()) {
+    serve::TlsContext::Options o;
+    o.on_reload = [](const absl::Status& s) {
+      if (s.ok()) {
+        spdlog::info("tls: certificate files changed; new HTTP connections use them");
+      } else {
+        spdlog::warn("tls: changed certificate files do not load, the previous ones stay: {}",
+                     StdView(s.message()));
+      }
+    };
+    auto t = serve::TlsContext::Create(tls_files, o);
+    if (!t.ok()) {
+      spdlog::error("{}", StdView(t.status().message()));
+      return 2;
+    }
+    tls = *std::move(t);
+  }
+  spdlog::info("security: tls {}{}; tokens required for ingest: {}, query: {}, admin: {}",
+               tls ? "on" : "off", !tls_files.client_ca_file.empty() ? " (client certificates)" : "",
+               (*ingest_tokens)->open() ? "no" : "yes", (*query_tokens)->open() ? "no" : "yes",
+               (*admin_tokens)->open() ? "no" : "yes");
+
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
   if (ec) {
@@ -512,8 +593,11 @@ int RunServe(const ServerConfig& config) {
     }
     autoscaler = std::make_unique<control::Autoscaler>(std::move(o), kube_actuator.get());
     if (!config.keda_addr.empty()) {
+      control::KedaScalerOptions keda_options;
+      keda_options.tls = tls_files;
       keda = std::make_unique<control::KedaScaler>(
-          [a = autoscaler.get()](std::string_view service) { return a->Desired(service); });
+          [a = autoscaler.get()](std::string_view service) { return a->Desired(service); },
+          keda_options);
     }
   }
   if (analytics || autoscaler) {
@@ -553,6 +637,8 @@ int RunServe(const ServerConfig& config) {
     if (incidents) text += incidents->MetricsText();
     if (resource_puller) text += PrometheusPullMetricsText(resource_puller->stats());
     if (autoscaler) text += autoscaler->MetricsText();
+    text += SecurityMetricsText(
+        {ingest_tokens->get(), query_tokens->get(), admin_tokens->get()}, tls.get());
     return text;
   };
   api_options.analytics = analytics.get();
@@ -568,13 +654,36 @@ int RunServe(const ServerConfig& config) {
   ingest_http.max_body_bytes = config.max_request_bytes;
   ingest_http.max_connections = config.max_connections;
   ingest_http.admission = &admission;
+  ingest_http.tls = tls;
+  if (!(*ingest_tokens)->open()) {
+    ingest_http.authorize = [t = ingest_tokens->get()](std::string_view,
+                                                       std::string_view authorization) {
+      return t->Check(authorization);
+    };
+  }
   serve::HttpServerOptions query_http;
   query_http.max_body_bytes = 1 << 20;
   query_http.max_connections = config.max_connections;
+  query_http.tls = tls;
+  if (!(*query_tokens)->open() || !(*admin_tokens)->open()) {
+    query_http.authorize = [q = query_tokens->get(), a = admin_tokens->get()](
+                               std::string_view path, std::string_view authorization) {
+      switch (ScopeOfQueryPath(path)) {
+        case QueryScope::kOpen:
+          return true;
+        case QueryScope::kAdmin:
+          return a->Check(authorization);
+        case QueryScope::kQuery:
+          return q->Check(authorization);
+      }
+      return false;
+    };
+  }
   serve::HttpServer otlp_http_server(io, "otlp_http", &otlp_http, ingest_http);
   serve::HttpServer zipkin_server(io, "zipkin", &zipkin, ingest_http);
   serve::HttpServer query_server(io, "query", &query_api, query_http);
-  receive::OtlpGrpcReceiver grpc(&ingester, receiver_options, &admission);
+  receive::OtlpGrpcReceiver grpc(&ingester, receiver_options, &admission,
+                                 receive::GrpcSecurity{tls_files, ingest_tokens->get()});
 
   // The query API listens first, so /healthz and /readyz (503 until then)
   // answer while a long log is replayed; ingest listens once it is.

@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "common/strings.h"
 #include "keda/externalscaler.grpc.pb.h"
+#include "serve/grpc_tls.h"
 
 namespace ariadne::control {
 
@@ -217,7 +218,7 @@ absl::Status KedaScaler::Start(const std::string& address) {
         "keda scaler: poll interval and stream duration must be positive, max streams >= 1");
   }
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(address, serve::GrpcServerCredentials(o.tls), &port_);
   builder.RegisterService(service_.get());
   server_->server = builder.BuildAndStart();
   if (server_->server == nullptr || port_ == 0) {

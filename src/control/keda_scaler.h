@@ -27,7 +27,11 @@
 // it; RESOURCE_EXHAUSTED beyond `max_streams` open streams; any other error
 // of the source with its own code (absl and gRPC codes are the same).
 //
-// Plain-text gRPC only (no TLS; KEDA's `tlsCertFile` etc. are later work).
+// TLS when `options.tls` names a certificate (docs/security.md): KEDA's
+// ScaledObject then sets `tlsCertFile` (and, with a client CA here, its
+// client certificate); the files are re-read every second. No bearer token:
+// KEDA's external scaler protocol sends none, so with TLS the client CA
+// (mutual TLS) is what keeps strangers out.
 //
 // Threading: the source is called from gRPC's threads, concurrently; it must
 // be thread-safe and must not block for long. Start and Shutdown are called
@@ -43,6 +47,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "serve/tls_files.h"
 
 namespace ariadne::control {
 
@@ -57,6 +62,8 @@ struct KedaScalerOptions {
   std::chrono::milliseconds max_stream_duration{std::chrono::hours(1)};
   // StreamIsActive calls open at once (each holds a server thread).
   int max_streams = 64;
+  // TLS on the scaler's port; not enabled(): plaintext.
+  serve::TlsFiles tls{};
 };
 
 class KedaScaler {

@@ -9,7 +9,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
@@ -303,6 +307,73 @@ TEST(KedaScaler, StartChecksOptionsAndAddress) {
   KedaScaler twice(source);
   ASSERT_TRUE(twice.Start("127.0.0.1:0").ok());
   EXPECT_EQ(twice.Start("127.0.0.1:0").code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// TLS with client certificates: a CA, a server certificate for 127.0.0.1 and
+// a client certificate, made with the openssl CLI in a temporary directory.
+class KedaScalerTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(kOpenssl)) GTEST_SKIP() << kOpenssl << " is not installed";
+    char tmpl[] = "/tmp/ariadne-keda-tls-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    Run("req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca -keyout " + P("ca.key") +
+        " -out " + P("ca.pem"));
+    std::ofstream(P("ext.cnf")) << "subjectAltName=IP:127.0.0.1\n";
+    for (const std::string name : {"server", "client"}) {
+      Run("req -newkey rsa:2048 -nodes -subj /CN=" + name + " -keyout " + P(name + ".key") +
+          " -out " + P(name + ".csr"));
+      Run("x509 -req -in " + P(name + ".csr") + " -CA " + P("ca.pem") + " -CAkey " + P("ca.key") +
+          " -set_serial 7 -days 2 -extfile " + P("ext.cnf") + " -out " + P(name + ".pem"));
+    }
+  }
+  void TearDown() override {
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  std::string P(const std::string& name) const { return dir_ + "/" + name; }
+  std::string Read(const std::string& name) const {
+    std::ifstream in(P(name));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  void Run(const std::string& args) {
+    const std::string cmd = std::string(kOpenssl) + " " + args + " >/dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  }
+  grpc::Status IsActive(const std::shared_ptr<grpc::ChannelCredentials>& credentials, int port) {
+    auto stub = externalscaler::ExternalScaler::NewStub(
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(port), credentials));
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(std::chrono::system_clock::now() + 5s);
+    externalscaler::IsActiveResponse response;
+    return stub->IsActive(context.get(), Ref("cart-so", "cartservice"), &response);
+  }
+
+  static constexpr char kOpenssl[] = "/usr/bin/openssl";
+  std::string dir_;
+};
+
+TEST_F(KedaScalerTlsTest, ServesTlsWithClientCertificatesOnly) {
+  const DesiredReplicasSource source = [](std::string_view) { return 2; };
+  KedaScalerOptions options;
+  options.tls = {P("server.pem"), P("server.key"), P("ca.pem")};
+  KedaScaler scaler(source, options);
+  ASSERT_TRUE(scaler.Start("127.0.0.1:0").ok());
+
+  grpc::SslCredentialsOptions with_cert;
+  with_cert.pem_root_certs = Read("ca.pem");
+  with_cert.pem_private_key = Read("client.key");
+  with_cert.pem_cert_chain = Read("client.pem");
+  const grpc::Status ok = IsActive(grpc::SslCredentials(with_cert), scaler.port());
+  EXPECT_TRUE(ok.ok()) << ok.error_message();
+
+  // A plaintext client and a TLS client without a certificate get nothing.
+  EXPECT_FALSE(IsActive(grpc::InsecureChannelCredentials(), scaler.port()).ok());
+  grpc::SslCredentialsOptions no_cert;
+  no_cert.pem_root_certs = Read("ca.pem");
+  EXPECT_FALSE(IsActive(grpc::SslCredentials(no_cert), scaler.port()).ok());
 }
 
 }  // namespace

@@ -37,6 +37,7 @@ namespace {
 constexpr int kGrpcInvalidArgument = 3;
 constexpr int kGrpcResourceExhausted = 8;
 constexpr int kGrpcUnavailable = 14;
+constexpr int kGrpcUnauthenticated = 16;
 
 bool IsJson(std::string_view content_type) { return content_type == "application/json"; }
 
@@ -58,6 +59,8 @@ int GrpcCodeForHttp(int status) {
       return kGrpcResourceExhausted;
     case 503:
       return kGrpcUnavailable;
+    case 401:  // a missing or invalid bearer token (docs/security.md)
+      return kGrpcUnauthenticated;
     default:
       return kGrpcInvalidArgument;
   }

@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "serve/grpc_tls.h"
 
 namespace ariadne::receive {
 
@@ -115,13 +116,10 @@ class ExportReactor : public grpc::ServerGenericBidiReactor {
   uint64_t reserved_ = 0;
 };
 
-class Unimplemented : public grpc::ServerGenericBidiReactor {
+// A call answered at once, without reading its message.
+class Finished : public grpc::ServerGenericBidiReactor {
  public:
-  explicit Unimplemented(std::string method) {
-    Finish(grpc::Status(
-        grpc::StatusCode::UNIMPLEMENTED,
-        absl::StrCat("unknown method ", method, " (this port serves ", kExportMethod, ")")));
-  }
+  explicit Finished(grpc::Status status) { Finish(status); }
   void OnDone() override { delete this; }
 };
 
@@ -129,11 +127,30 @@ class Unimplemented : public grpc::ServerGenericBidiReactor {
 
 class OtlpGrpcReceiver::Service : public grpc::CallbackGenericService {
  public:
-  Service(Ingester* ingester, ReceiverOptions options, Admission* admission)
-      : ingester_(ingester), options_(std::move(options)), admission_(admission) {}
+  Service(Ingester* ingester, ReceiverOptions options, Admission* admission, TokenSet* tokens)
+      : ingester_(ingester),
+        options_(std::move(options)),
+        admission_(admission),
+        tokens_(tokens != nullptr && !tokens->open() ? tokens : nullptr) {}
 
   grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override {
-    if (ctx->method() != kExportMethod) return new Unimplemented(ctx->method());
+    // First, so that nothing (not even which methods exist) is told to a
+    // client without a token.
+    if (tokens_ != nullptr) {
+      const auto& metadata = ctx->client_metadata();
+      const auto it = metadata.find(serve::kGrpcAuthorizationKey);
+      const std::string_view value = it == metadata.end()
+                                         ? std::string_view()
+                                         : std::string_view(it->second.data(), it->second.size());
+      if (!tokens_->Check(value)) {
+        return new Finished(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "unauthorized"));
+      }
+    }
+    if (ctx->method() != kExportMethod) {
+      return new Finished(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                                       absl::StrCat("unknown method ", ctx->method(),
+                                                    " (this port serves ", kExportMethod, ")")));
+    }
     return new ExportReactor(ingester_, &options_, admission_);
   }
 
@@ -143,19 +160,21 @@ class OtlpGrpcReceiver::Service : public grpc::CallbackGenericService {
   Ingester* const ingester_;
   const ReceiverOptions options_;
   Admission* const admission_;
+  TokenSet* const tokens_;
 };
 
 OtlpGrpcReceiver::OtlpGrpcReceiver(Ingester* ingester, ReceiverOptions options,
-                                   Admission* admission)
-    : service_(std::make_unique<Service>(ingester, std::move(options), admission)),
+                                   Admission* admission, GrpcSecurity security)
+    : service_(std::make_unique<Service>(ingester, std::move(options), admission, security.tokens)),
       admission_limit_(admission != nullptr ? admission->limit() : 0),
+      tls_(std::move(security.tls)),
       server_(std::make_unique<GrpcServerHolder>()) {}
 
 OtlpGrpcReceiver::~OtlpGrpcReceiver() { Shutdown(0); }
 
 absl::Status OtlpGrpcReceiver::Start(const std::string& address) {
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(address, serve::GrpcServerCredentials(tls_), &port_);
   builder.RegisterCallbackGenericService(service_.get());
   const uint64_t max = service_->options().max_request_bytes;
   builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<uint64_t>(max, INT32_MAX)));

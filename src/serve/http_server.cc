@@ -5,11 +5,14 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <charconv>
 #include <limits>
 #include <optional>
+#include <type_traits>
 
 #include "absl/strings/str_cat.h"
+#include "serve/tls.h"
 
 namespace ariadne::serve {
 
@@ -144,12 +147,22 @@ struct Shared {
   std::atomic<uint32_t> connections{0};
 };
 
-class Session : public std::enable_shared_from_this<Session> {
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection. Stream is PlainStream or TlsStream; with TLS the session
+// begins with the handshake and ends with a close_notify.
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
   static constexpr size_t kReadBufferBytes = 64 * 1024;
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
-  Session(tcp::socket&& socket, std::shared_ptr<Shared> shared)
-      : stream_(std::move(socket)), shared_(std::move(shared)) {
+  Session(tcp::socket&& socket, std::shared_ptr<Shared> shared,
+          std::shared_ptr<asio::ssl::context> tls)
+      : tls_(std::move(tls)),
+        stream_(MakeStream(std::move(socket), tls_.get())),
+        shared_(std::move(shared)) {
     // Beast reads into the free space of this buffer; a small one means a
     // system call (and a timer reset) per few hundred bytes of body.
     buffer_.reserve(kReadBufferBytes);
@@ -161,32 +174,73 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Start() {
-    asio::dispatch(stream_.get_executor(),
-                   beast::bind_front_handler(&Session::ReadHeader, shared_from_this()));
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      self->Handshake([self] { self->ReadHeader(); });
+    });
   }
 
   // Answers without reading anything (too many connections) and closes.
   void RefuseAndClose(HttpResponse response) {
-    close_after_write_ = true;
-    Write(std::move(response), false);
+    asio::dispatch(stream_.get_executor(),
+                   [self = this->shared_from_this(), r = std::move(response)]() mutable {
+                     self->Handshake([self, r = std::move(r)]() mutable {
+                       self->close_after_write_ = true;
+                       self->Write(std::move(r), false);
+                     });
+                   });
   }
 
  private:
+  static Stream MakeStream(tcp::socket&& socket, asio::ssl::context* tls) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *tls);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+
+  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
+
+  // Runs `next` once the TLS handshake is done (at once without TLS). A
+  // failed handshake (a plaintext client, an untrusted client certificate)
+  // closes the connection: there is no channel to answer on.
+  template <class Next>
+  void Handshake(Next next) {
+    if constexpr (kTls) {
+      Lowest().expires_after(shared_->options.idle_timeout);
+      stream_.async_handshake(
+          asio::ssl::stream_base::server,
+          [self = this->shared_from_this(), next = std::move(next)](beast::error_code ec) mutable {
+            if (ec) return self->CloseSocket();
+            self->handshake_done_ = true;
+            next();
+          });
+    } else {
+      next();
+    }
+  }
+
   void ReadHeader() {
     parser_.emplace();
     parser_->header_limit(64 * 1024);
     // No body limit while reading the header, so that an oversize
     // Content-Length reaches OnHeader and gets a 413 in the protocol's form.
     parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
-    stream_.expires_after(shared_->options.idle_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+    Lowest().expires_after(shared_->options.idle_timeout);
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        beast::bind_front_handler(&Session::OnHeader, this->shared_from_this()));
+  }
+
+  static bool QuietReadError(beast::error_code ec) {
+    return ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
+           ec == beast::error::timeout || ec == asio::error::connection_reset ||
+           ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
   }
 
   void OnHeader(beast::error_code ec, size_t) {
     if (ec) {
-      if (ec != http::error::end_of_stream && ec != asio::error::operation_aborted &&
-          ec != beast::error::timeout && ec != asio::error::connection_reset) {
+      if (!QuietReadError(ec)) {
         Refuse(400, absl::StrCat("unreadable HTTP request: ", ec.message()));
       } else {
         Close();
@@ -195,6 +249,19 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     auto& req = parser_->get();
     content_type_ = std::string(req[http::field::content_type]);
+    // Authentication comes first: before the body is read or budget is
+    // reserved, and before a limit is named to a stranger.
+    if (shared_->options.authorize) {
+      const std::string_view target = req.target();
+      const std::string path = PercentDecode(target.substr(0, target.find('?')), false);
+      if (!shared_->options.authorize(path, req[http::field::authorization])) {
+        HttpResponse r = shared_->handler->ErrorResponse(401, "unauthorized", content_type_);
+        r.headers.emplace_back("WWW-Authenticate", "Bearer");
+        close_after_write_ = true;
+        Write(std::move(r), false);
+        return;
+      }
+    }
     const auto length = parser_->content_length();
     const uint64_t max = shared_->options.max_body_bytes;
     if (length && *length > max) {
@@ -219,7 +286,7 @@ class Session : public std::enable_shared_from_this<Session> {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
                                                                      req.version());
       http::async_write(stream_, *cont,
-                        [self = shared_from_this(), cont](beast::error_code ec, size_t) {
+                        [self = this->shared_from_this(), cont](beast::error_code ec, size_t) {
                           if (ec) return self->Close();
                           self->ReadBody();
                         });
@@ -230,7 +297,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void ReadBody() {
     http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&Session::OnBody, shared_from_this()));
+                     beast::bind_front_handler(&Session::OnBody, this->shared_from_this()));
   }
 
   void OnBody(beast::error_code ec, size_t) {
@@ -241,9 +308,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     if (ec) {
-      if (ec == asio::error::operation_aborted || ec == beast::error::timeout ||
-          ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
-          ec == asio::error::eof || ec == http::error::partial_message) {
+      if (QuietReadError(ec) || ec == http::error::partial_message) {
         Close();
       } else {
         Refuse(400, absl::StrCat("unreadable HTTP request: ", ec.message()));
@@ -258,11 +323,12 @@ class Session : public std::enable_shared_from_this<Session> {
     ParseTarget(msg.target(), &req);
     req.content_type = MediaType(msg[http::field::content_type]);
     req.content_encoding = Lower(msg[http::field::content_encoding]);
+    req.authorization = std::string(msg[http::field::authorization]);
     req.body = std::move(msg.body());
-    stream_.expires_never();
+    Lowest().expires_never();
     shared_->active->fetch_add(1);
     counted_ = true;
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     shared_->handler->Handle(std::move(req), [self](HttpResponse response) {
       asio::post(self->stream_.get_executor(), [self, r = std::move(response)]() mutable {
         self->Write(std::move(r), self->keep_alive_);
@@ -284,9 +350,9 @@ class Session : public std::enable_shared_from_this<Session> {
     res->keep_alive(keep_alive && !close_after_write_);
     res->body() = std::move(r.body);
     res->prepare_payload();
-    stream_.expires_after(shared_->options.idle_timeout);
+    Lowest().expires_after(shared_->options.idle_timeout);
     http::async_write(stream_, *res,
-                      [self = shared_from_this(), res](beast::error_code ec, size_t) {
+                      [self = this->shared_from_this(), res](beast::error_code ec, size_t) {
                         self->OnWrite(ec, res->keep_alive());
                       });
   }
@@ -308,13 +374,31 @@ class Session : public std::enable_shared_from_this<Session> {
     reserved_ = 0;
   }
 
+  // With TLS, a close_notify first (bounded by a short timeout), so that the
+  // client can tell the end of the connection from a truncation.
   void Close() {
-    beast::error_code ignored;  // the peer may already be gone
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.socket().close(ignored);
+    if constexpr (kTls) {
+      if (handshake_done_ && !shutting_down_) {
+        shutting_down_ = true;
+        Lowest().expires_after(std::chrono::seconds(5));
+        stream_.async_shutdown(
+            [self = this->shared_from_this()](beast::error_code) { self->CloseSocket(); });
+        return;
+      }
+    }
+    CloseSocket();
   }
 
-  beast::tcp_stream stream_;
+  void CloseSocket() {
+    beast::error_code ignored;  // the peer may already be gone
+    Lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    Lowest().socket().close(ignored);
+  }
+
+  // Declared before stream_, which is built with it: the context outlives the
+  // connection even when a reload has replaced it for new ones.
+  std::shared_ptr<asio::ssl::context> tls_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::shared_ptr<Shared> shared_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -324,6 +408,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool keep_alive_ = true;
   bool close_after_write_ = false;
   bool counted_ = false;
+  bool handshake_done_ = false;
+  bool shutting_down_ = false;
 };
 
 }  // namespace
@@ -367,19 +453,28 @@ class HttpServer::Impl {
       if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
       if (!ec) {
         const uint32_t n = shared_->connections.fetch_add(1) + 1;
-        auto session = std::make_shared<Session>(std::move(s), shared_);
-        if (n > shared_->options.max_connections) {
-          HttpResponse r = shared_->handler->ErrorResponse(
-              503, "server is overloaded: too many connections, retry later", "");
-          r.headers.emplace_back("Retry-After",
-                                 std::to_string(shared_->options.retry_after.count()));
-          session->RefuseAndClose(std::move(r));
+        if (shared_->options.tls != nullptr) {
+          Begin(std::make_shared<Session<TlsStream>>(std::move(s), shared_,
+                                                     shared_->options.tls->Current()),
+                n);
         } else {
-          session->Start();
+          Begin(std::make_shared<Session<PlainStream>>(std::move(s), shared_, nullptr), n);
         }
       }
       Accept();
     });
+  }
+
+  template <class S>
+  void Begin(std::shared_ptr<S> session, uint32_t connections) {
+    if (connections > shared_->options.max_connections) {
+      HttpResponse r = shared_->handler->ErrorResponse(
+          503, "server is overloaded: too many connections, retry later", "");
+      r.headers.emplace_back("Retry-After", std::to_string(shared_->options.retry_after.count()));
+      session->RefuseAndClose(std::move(r));
+    } else {
+      session->Start();
+    }
   }
 
   asio::io_context& io_;

@@ -7,6 +7,15 @@
 // (413) and reserved from the admission budget (429 with Retry-After if the
 // budget is spent); the reservation is released when the answer is written.
 //
+// Authentication and TLS (docs/security.md): `authorize` decides from the
+// path and the Authorization header, once the header is read and before the
+// body is (or any budget reserved), so an unauthenticated client cannot make
+// the server buffer a body: a refusal is a 401 with `WWW-Authenticate:
+// Bearer` whose message is only "unauthorized", and the connection closes.
+// With `tls` every connection starts with a TLS handshake (a plaintext
+// client fails it and is disconnected); the context is taken per connection,
+// so a renewed certificate applies to the connections that follow.
+//
 // Threading: handlers run on the io_context's threads; a Responder may be
 // called from any thread, exactly once.
 #pragma once
@@ -31,12 +40,15 @@ class io_context;
 
 namespace ariadne::serve {
 
+class TlsContext;  // serve/tls.h
+
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string path;    // percent-decoded, without the query string
   std::vector<std::pair<std::string, std::string>> params;  // decoded, in order
   std::string content_type;                                 // lower case, without parameters
   std::string content_encoding;                             // lower case
+  std::string authorization;  // the Authorization header, as sent (auth is done by then)
   std::string body;
 
   // First value of a query parameter, or "" if absent.
@@ -60,8 +72,8 @@ class HttpHandler {
   // Runs on a server thread; must call `respond` exactly once, possibly later
   // and from another thread. Must not block on I/O.
   virtual void Handle(HttpRequest request, Responder respond) = 0;
-  // The answer for a request refused before the handler saw it (413, 429,
-  // 503, 400 for unparseable HTTP), in the form the protocol expects.
+  // The answer for a request refused before the handler saw it (401, 413,
+  // 429, 503, 400 for unparseable HTTP), in the form the protocol expects.
   virtual HttpResponse ErrorResponse(int status, std::string message,
                                      std::string_view request_content_type);
 };
@@ -72,6 +84,12 @@ struct HttpServerOptions {
   std::chrono::seconds idle_timeout{120};
   std::chrono::seconds retry_after{1};  // Retry-After when over admission
   Admission* admission = nullptr;       // not owned; null = no budget
+  // Whether a request may go on: its path (percent-decoded, as
+  // HttpRequest::path) and Authorization header value ("" if none). Called
+  // on a server thread before the body is read; null = every request may.
+  std::function<bool(std::string_view path, std::string_view authorization)> authorize;
+  // TLS on this listener; null = plain HTTP.
+  std::shared_ptr<TlsContext> tls;
 };
 
 // Parses "host:port", "[v6]:port" or ":port" (all interfaces).

@@ -136,6 +136,7 @@ describe('autoscaling loop: sim -> OTLP -> serve -> scale API -> sim', () => {
     // Every change is explained on the API and on /metrics.
     const decisions = (await request(server.url('query', '/api/v1/decisions?service=api&changes=true')))
       .json().decisions;
+    console.log(decisions.map((d) => `${d.current}->${d.desired} ${d.reason}`).join("\n"));
     assert.ok(decisions.length > 0);
     const up = decisions.find((d) => d.desired > d.current);
     assert.ok(up, JSON.stringify(decisions));
