@@ -30,9 +30,9 @@ PACKAGES=(
   nodejs npm
   prometheus prometheus-alertmanager
   chromium
+  clickhouse-server clickhouse-client
+  librdkafka-dev
 )
-# Only `./setup.sh bench` needs these: the reference of build/bench/store_bench.
-BENCH_PACKAGES=(clickhouse-server clickhouse-client)
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 
@@ -70,8 +70,9 @@ install_packages() {
       && command -v systemctl >/dev/null; then
     $sudo systemctl disable --now prometheus-alertmanager.service >/dev/null 2>&1 || true
   fi
-  # Likewise clickhouse-server (ports 8123/9000): build/bench/store_bench starts its
-  # own on free loopback ports with a temporary data directory.
+  # Likewise clickhouse-server (ports 8123/9000): the ClickHouse tests and
+  # build/bench/store_bench start their own on free loopback ports with a
+  # temporary data directory.
   if [[ " ${missing[*]} " == *" clickhouse-server "* ]] && [[ -d /run/systemd/system ]] \
       && command -v systemctl >/dev/null; then
     $sudo systemctl disable --now clickhouse-server.service >/dev/null 2>&1 || true
@@ -140,7 +141,6 @@ case "${1:-}" in
     build_ui
     ;;
   bench)
-    PACKAGES+=("${BENCH_PACKAGES[@]}")
     install_packages
     build
     exec "$BUILD_DIR/ariadne" bench ingest "${@:2}"
