@@ -1,7 +1,8 @@
 // deploy/: the Grafana dashboards and the Prometheus rules and example
 // configuration, checked with Prometheus's own tools (Debian's `prometheus`
 // package: /usr/bin/promtool and /usr/bin/prometheus; PROMTOOL_BIN and
-// PROMETHEUS_BIN override the paths). No Ariadne binary is needed.
+// PROMETHEUS_BIN override the paths). The Kubernetes part, at the end of this
+// file, installs npm packages and starts ARIADNE_BIN when it is set.
 //
 // - promtool checks the rule file and the example configuration, and a real
 //   Prometheus loads them (its rules API is where this test reads the rules
@@ -24,10 +25,12 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 
+import { installPackages } from './lib/npm.mjs';
 import {
+  AriadneServer,
   makeTempDir,
   removeDir,
   request,
@@ -1150,5 +1153,550 @@ describe('deploy/: Grafana dashboards and Prometheus rules', () => {
     await stopChild(promChild);
     const complaints = promOut.split('\n').filter((l) => /level=error/.test(l) && /rule/i.test(l));
     assert.deepEqual(complaints, [], 'Prometheus errors about the rules');
+  });
+});
+
+// ===========================================================================
+// Kubernetes: deploy/kubernetes (plain manifests), deploy/keda,
+// deploy/otel-collector and the Helm chart deploy/helm/ariadne.
+//
+// Neither helm nor kubeconform is packaged for Debian 12, and `kubectl apply
+// --dry-run=client` needs an API server for discovery even with
+// --validate=false, so the checks are built from npm packages:
+//
+// - every object of the plain manifests and the ScaledObject is validated with
+//   the JSON schemas generated from Kubernetes' OpenAPI (kubernetes-models,
+//   @kubernetes-models/keda), and, like kubeconform -strict, no field may be
+//   one the API does not have (the attribute maps of @kubernetes/client-node's
+//   generated models);
+// - what the single-node layout promises is checked on the objects: PVC on
+//   the data directory, the four ports, non-root, read-only root filesystem,
+//   no capabilities, resources, probes, the autoscaler's Role;
+// - the ConfigMap's ariadne.yaml and the chart's `config` are started on the
+//   real binary (ARIADNE_BIN), listeners moved to 127.0.0.1:0;
+// - the Collector configuration: every component a pipeline names is
+//   defined, every defined one used, the loadbalancing exporter routes by
+//   traceID to the analyze headless service;
+// - the Helm chart is NOT rendered: no faithful Go-template/Sprig engine is
+//   on npm (the one Go text/template build there has none of Helm's
+//   functions). Instead: Chart.yaml, values.yaml against values.schema.json
+//   (what `helm install` checks), and the templates statically: balanced
+//   blocks, every include defined, every function one Helm has, every
+//   .Values path present in values.yaml, every file they read present, and
+//   every `ariadne serve` flag one the binary has or one of kAssumedFlags.
+//   A template that parses this way can still render to invalid YAML.
+
+const kK8sPackages = {
+  'kubernetes-models': '5.1.0',
+  '@kubernetes-models/keda': '2.0.0',
+  '@kubernetes/client-node': '1.3.0',
+  yaml: '2.9.1',
+  ajv: '8.17.1',
+};
+
+// Flags of the scale-out design that `ariadne serve` does not have yet
+// (docs/deploy.md#assumed-flags). Once the binary has `--roles`, every one of
+// them must be among its flags: rename here, in the chart and in the docs.
+const kAssumedFlags = ['--roles', '--storage', '--clickhouse-url', '--kafka-brokers', '--kafka-topic', '--kafka-group'];
+
+const kK8sDir = path.join(kDeploy, 'kubernetes');
+const kChartDir = path.join(kDeploy, 'helm', 'ariadne');
+const kKedaFile = path.join(kDeploy, 'keda', 'scaledobject.yaml');
+const kCollectorFile = path.join(kDeploy, 'otel-collector', 'loadbalancing.yaml');
+
+// Helm's template functions: Go text/template's, Sprig's and Helm's own
+// (https://helm.sh/docs/chart_template_guide/function_list/), as far as a
+// chart here may use them. A name not here is a typo or a function Helm lacks.
+const kHelmFunctions = new Set([
+  // text/template
+  'and', 'or', 'not', 'len', 'index', 'print', 'printf', 'println', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'html', 'js', 'urlquery', 'call', 'slice',
+  // Helm
+  'include', 'tpl', 'required', 'toYaml', 'fromYaml', 'fromYamlArray', 'toJson', 'fromJson', 'fromJsonArray', 'toToml', 'lookup', 'lookup',
+  // Sprig (the ones a chart commonly uses)
+  'default', 'empty', 'coalesce', 'ternary', 'quote', 'squote', 'trim', 'trimSuffix', 'trimPrefix', 'trunc', 'upper', 'lower', 'title',
+  'replace', 'contains', 'hasPrefix', 'hasSuffix', 'indent', 'nindent', 'join', 'split', 'splitList', 'list', 'dict', 'get', 'set', 'unset', 'hasKey',
+  'keys', 'values', 'merge', 'mergeOverwrite', 'deepCopy', 'pluck', 'first', 'last', 'append', 'prepend', 'concat', 'has', 'without', 'uniq',
+  'int', 'int64', 'float64', 'toString', 'toStrings', 'atoi', 'add', 'sub', 'mul', 'div', 'mod', 'max', 'min', 'sha256sum', 'b64enc', 'b64dec',
+  'semverCompare', 'kindIs', 'typeOf', 'fail', 'regexMatch', 'regexReplaceAll', 'toDecimal', 'until', 'untilStep', 'seq', 'randAlphaNum',
+]);
+const kTemplateKeywords = new Set(['if', 'else', 'end', 'range', 'with', 'define', 'template', 'block', 'break', 'continue', 'true', 'false', 'nil']);
+
+// The Go-template actions of a file: [{text, line}], comments left out.
+function templateActions(src) {
+  const out = [];
+  const re = /\{\{-?\s*([\s\S]*?)\s*-?\}\}/g;
+  let m;
+  while ((m = re.exec(src))) {
+    const text = m[1];
+    if (text.startsWith('/*')) continue;
+    out.push({ text, line: src.slice(0, m.index).split('\n').length });
+  }
+  return out;
+}
+
+function actionTokens(text) {
+  const re = /"(?:[^"\\]|\\.)*"|`[^`]*`|\$[A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*|\.[A-Za-z0-9_.]*|[A-Za-z_][A-Za-z0-9_]*|:=|[|()=,]|-?\d+(?:\.\d+)?|\S/g;
+  return text.match(re) || [];
+}
+
+// Kubernetes objects of a multi-document YAML file.
+function yamlObjects(YAML, file) {
+  const docs = YAML.parseAllDocuments(fs.readFileSync(file, 'utf8'));
+  const objs = [];
+  for (const d of docs) {
+    if (d.errors.length) throw new Error(`${path.relative(kRoot, file)}: ${d.errors[0].message}`);
+    const o = d.toJS();
+    if (o !== null && o !== undefined) objs.push(o);
+  }
+  return objs;
+}
+
+describe('Kubernetes manifests, KEDA, OpenTelemetry Collector and the Helm chart', () => {
+  let YAML;
+  let Ajv;
+  let nodeModules;
+  let clientNode;
+  let helpFlags = null; // flags of `ariadne serve --help`, when ARIADNE_BIN is set
+  const plain = []; // {file, obj}
+
+  const modelCache = new Map();
+  async function modelClass(apiVersion, kind) {
+    const key = `${apiVersion}/${kind}`;
+    if (!modelCache.has(key)) {
+      const sub = apiVersion === 'keda.sh/v1alpha1'
+        ? '@kubernetes-models/keda/keda.sh/v1alpha1/index.js'
+        : `kubernetes-models/${apiVersion}/index.js`;
+      const file = path.join(nodeModules, sub);
+      const mod = fs.existsSync(file) ? await import(pathToFileURL(file).href) : {};
+      modelCache.set(key, mod[kind] || null);
+    }
+    return modelCache.get(key);
+  }
+
+  // Fields the API does not have (kubeconform -strict), from the generated
+  // client's attribute maps. Types it has no model for are not descended into.
+  function unknownFields(obj, typeName, where, problems) {
+    if (obj === null || obj === undefined) return;
+    let m;
+    if ((m = /^Array<(.+)>$/.exec(typeName))) {
+      if (Array.isArray(obj)) obj.forEach((x, i) => unknownFields(x, m[1], `${where}[${i}]`, problems));
+      return;
+    }
+    if ((m = /^\{ \[key: string\]: (.+); \}$/.exec(typeName))) {
+      if (typeof obj === 'object') for (const [k, v] of Object.entries(obj)) unknownFields(v, m[1], `${where}.${k}`, problems);
+      return;
+    }
+    const cls = clientNode[typeName];
+    if (!cls || typeof cls.getAttributeTypeMap !== 'function' || typeof obj !== 'object' || Array.isArray(obj)) return;
+    const attrs = new Map(cls.getAttributeTypeMap().map((a) => [a.baseName, a.type]));
+    for (const [k, v] of Object.entries(obj)) {
+      if (!attrs.has(k)) problems.push(`${where}.${k}: no such field in ${typeName}`);
+      else unknownFields(v, attrs.get(k), `${where}.${k}`, problems);
+    }
+  }
+
+  async function validateObject(obj, where, problems) {
+    if (!obj || typeof obj.apiVersion !== 'string' || typeof obj.kind !== 'string') {
+      problems.push(`${where}: no apiVersion/kind`);
+      return;
+    }
+    const Cls = await modelClass(obj.apiVersion, obj.kind);
+    if (!Cls) {
+      problems.push(`${where}: ${obj.apiVersion} ${obj.kind} is not a known kind`);
+      return;
+    }
+    try {
+      new Cls(obj).validate();
+    } catch (e) {
+      const errs = (e.errors || []).map((x) => `${x.instancePath || '/'} ${x.message}`).join('; ');
+      problems.push(`${where} (${obj.kind} ${obj.metadata && obj.metadata.name}): ${errs || e.message}`);
+    }
+    if (!obj.metadata || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(obj.metadata.name || '')) {
+      problems.push(`${where}: metadata.name ${JSON.stringify(obj.metadata && obj.metadata.name)} is not a DNS-1123 name`);
+    }
+    if (obj.apiVersion !== 'keda.sh/v1alpha1') {
+      const version = obj.apiVersion.split('/').pop();
+      unknownFields(obj, `${version[0].toUpperCase()}${version.slice(1)}${obj.kind}`, `${where} ${obj.kind}`, problems);
+    }
+  }
+
+  const byKind = (kind) => plain.filter((p) => p.obj.kind === kind).map((p) => p.obj);
+  const one = (kind) => {
+    const all = byKind(kind);
+    assert.equal(all.length, 1, `deploy/kubernetes: expected one ${kind}, found ${all.length}`);
+    return all[0];
+  };
+
+  before(async () => {
+    const { dir, require } = await installPackages('k8s', kK8sPackages);
+    nodeModules = path.join(dir, 'node_modules');
+    YAML = require('yaml');
+    Ajv = require('ajv');
+    clientNode = await import(pathToFileURL(path.join(nodeModules, '@kubernetes/client-node/dist/index.js')).href);
+    for (const f of fs.readdirSync(kK8sDir).sort()) {
+      if (!/\.ya?ml$/.test(f) || f === 'kustomization.yaml') continue;
+      for (const obj of yamlObjects(YAML, path.join(kK8sDir, f))) plain.push({ file: f, obj });
+    }
+    if (process.env.ARIADNE_BIN) {
+      const { code, out } = await run(process.env.ARIADNE_BIN, ['serve', '--help']);
+      assert.equal(code, 0, `ariadne serve --help:\n${out}`);
+      helpFlags = new Set(out.match(/--[a-z][a-z0-9-]*/g));
+    }
+  });
+
+  it('every plain manifest object is valid against the Kubernetes schemas, with no unknown field', async () => {
+    const problems = [];
+    assert.ok(plain.length >= 8, `only ${plain.length} objects in deploy/kubernetes`);
+    for (const { file, obj } of plain) await validateObject(obj, `deploy/kubernetes/${file}`, problems);
+    // The checker catches what it is for.
+    const bad = structuredClone(one('StatefulSet'));
+    bad.spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem = true;
+    bad.spec.template.spec.containers[0].ports[0].containerPort = '4317';
+    const caught = [];
+    await validateObject(bad, 'mutated', caught);
+    assert.ok(caught.some((p) => /readOnlyRootFileSystem: no such field/.test(p)), `typo not caught: ${caught}`);
+    assert.ok(caught.some((p) => /containerPort must be integer/.test(p)), `string port not caught: ${caught}`);
+    failWith('deploy/kubernetes', problems);
+  });
+
+  it('kustomization.yaml lists every manifest, and kubectl kustomize renders them (when kubectl is on PATH)', async () => {
+    const k = YAML.parse(fs.readFileSync(path.join(kK8sDir, 'kustomization.yaml'), 'utf8'));
+    const files = fs.readdirSync(kK8sDir).filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml').sort();
+    assert.deepEqual([...k.resources].sort(), files);
+    const kubectl = (process.env.PATH || '').split(':').map((d) => path.join(d, 'kubectl')).find((p) => fs.existsSync(p));
+    if (!kubectl) return; // not in Debian 12's default tools; the schema checks above do not need it
+    const { code, out } = await run(kubectl, ['kustomize', kK8sDir]);
+    assert.equal(code, 0, `kubectl kustomize:\n${out}`);
+    const rendered = YAML.parseAllDocuments(out).map((d) => d.toJS()).filter(Boolean);
+    const names = (objs) => objs.map((o) => `${o.kind}/${o.metadata.namespace || ''}/${o.metadata.name}`).sort();
+    assert.deepEqual(names(rendered), names(plain.map((p) => p.obj)));
+  });
+
+  it('the single-node layout has what it promises', () => {
+    const problems = [];
+    const p = (m) => problems.push(m);
+    const sts = one('StatefulSet');
+    const pod = sts.spec.template.spec;
+    const cm = one('ConfigMap');
+    const config = YAML.parse(cm.data['ariadne.yaml']);
+    const ns = sts.metadata.namespace;
+    for (const { obj } of plain) {
+      if (obj.kind !== 'Namespace' && !['Role', 'RoleBinding'].includes(obj.kind) && obj.metadata.namespace !== ns) {
+        p(`${obj.kind} ${obj.metadata.name} is in namespace ${obj.metadata.namespace}, not ${ns}`);
+      }
+    }
+    if (!byKind('Namespace').some((n) => n.metadata.name === ns)) p(`no Namespace ${ns}`);
+    // Selector, labels, services.
+    const labels = sts.spec.template.metadata.labels;
+    for (const [k, v] of Object.entries(sts.spec.selector.matchLabels)) if (labels[k] !== v) p(`selector ${k}=${v} does not match the pod labels`);
+    const svc = byKind('Service');
+    if (!svc.some((s) => s.metadata.name === sts.spec.serviceName && s.spec.clusterIP === 'None')) p(`serviceName ${sts.spec.serviceName} is not a headless Service`);
+    const main = svc.find((s) => s.spec.clusterIP !== 'None');
+    const ariadne = pod.containers.find((c) => c.name === 'ariadne');
+    const portNames = new Map(ariadne.ports.map((x) => [x.name, x.containerPort]));
+    for (const want of [4317, 4318, 9411, 16686]) if (!main.spec.ports.some((x) => x.port === want)) p(`Service ${main.metadata.name} lacks port ${want}`);
+    for (const s of svc) {
+      for (const [k, v] of Object.entries(s.spec.selector)) if (labels[k] !== v) p(`Service ${s.metadata.name} selector ${k}=${v} matches no pod label`);
+      for (const x of s.spec.ports) if (!portNames.has(x.targetPort)) p(`Service ${s.metadata.name} port ${x.name}: targetPort ${x.targetPort} is not a container port`);
+    }
+    // The listeners the config opens are the container ports, on every interface.
+    const listen = { ...config.listen, keda: config.autoscaler && config.autoscaler.keda_listen };
+    const want = { otlp_grpc: 'otlp-grpc', otlp_http: 'otlp-http', zipkin: 'zipkin', query: 'query', keda: 'keda' };
+    for (const [key, name] of Object.entries(want)) {
+      const addr = listen[key] || '';
+      if (!addr.startsWith('0.0.0.0:')) p(`ariadne.yaml ${key} listens on ${JSON.stringify(addr)}: not reachable from the Service`);
+      if (Number(addr.split(':').pop()) !== portNames.get(name)) p(`ariadne.yaml ${key} port ${addr} is not container port ${name} (${portNames.get(name)})`);
+    }
+    // Args: the config file the ConfigMap is mounted as.
+    const cfgMount = ariadne.volumeMounts.find((m) => m.name === 'config');
+    const cfgVol = pod.volumes.find((v) => v.name === 'config');
+    if (!cfgVol || !cfgVol.configMap || cfgVol.configMap.name !== cm.metadata.name) p('the config volume is not the ConfigMap');
+    const cfgArg = ariadne.args[ariadne.args.indexOf('--config') + 1];
+    if (!cfgMount || cfgArg !== `${cfgMount.mountPath}/ariadne.yaml`) p(`--config ${cfgArg} is not the mounted ConfigMap`);
+    // Data on the PVC.
+    const vct = sts.spec.volumeClaimTemplates.map((v) => v.metadata.name);
+    const dataMount = ariadne.volumeMounts.find((m) => m.mountPath === config.data_dir);
+    if (!dataMount || !vct.includes(dataMount.name)) p(`data_dir ${config.data_dir} is not on a volumeClaimTemplate`);
+    // Security: non-root, read-only root, no capabilities; every writable path a volume.
+    const psc = pod.securityContext || {};
+    if (psc.runAsNonRoot !== true || !(psc.runAsUser > 0)) p('pod securityContext: not runAsNonRoot with a non-zero runAsUser');
+    if (!(psc.fsGroup > 0)) p('pod securityContext: no fsGroup, the volume may not be writable');
+    for (const c of pod.containers) {
+      const sc = c.securityContext || {};
+      if (sc.readOnlyRootFilesystem !== true) p(`container ${c.name}: root filesystem not read-only`);
+      if (sc.allowPrivilegeEscalation !== false) p(`container ${c.name}: allowPrivilegeEscalation not false`);
+      if (!(sc.capabilities && Array.isArray(sc.capabilities.drop) && sc.capabilities.drop.includes('ALL'))) p(`container ${c.name}: capabilities not dropped`);
+      if (sc.privileged || sc.runAsUser === 0) p(`container ${c.name}: privileged or root`);
+      const r = c.resources || {};
+      if (!r.requests || !r.requests.cpu || !r.requests.memory || !r.limits || !r.limits.memory) p(`container ${c.name}: requests cpu/memory and limits memory not all set`);
+      if (c.image && /:latest$|^[^:@]+$/.test(c.image) && c.name !== 'ariadne') p(`container ${c.name}: image ${c.image} not pinned`);
+    }
+    for (const m of ariadne.volumeMounts) {
+      const v = pod.volumes.find((x) => x.name === m.name);
+      if (!v && !vct.includes(m.name)) p(`mount ${m.name} has no volume`);
+      if (v && (v.configMap || v.secret) && m.readOnly !== true) p(`mount ${m.name} should be readOnly`);
+    }
+    // Probes on the query port.
+    const probe = (pr, pathWant) => pr && pr.httpGet && pr.httpGet.path === pathWant &&
+      (pr.httpGet.port === 16686 || portNames.get(pr.httpGet.port) === 16686);
+    if (!probe(ariadne.livenessProbe, '/healthz')) p('livenessProbe is not GET /healthz on 16686');
+    if (!probe(ariadne.readinessProbe, '/readyz')) p('readinessProbe is not GET /readyz on 16686');
+    // RBAC: exactly the autoscaler's rules, bound to the pod's service account.
+    const role = one('Role');
+    assert.deepEqual(role.rules, [
+      { apiGroups: ['apps'], resources: ['deployments/scale'], verbs: ['get', 'patch'] },
+      { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get'] },
+    ], 'the Role grants get/patch on deployments/scale and get on deployments, nothing else');
+    const rb = one('RoleBinding');
+    if (rb.metadata.namespace !== role.metadata.namespace || rb.roleRef.name !== role.metadata.name || rb.roleRef.kind !== 'Role') p('RoleBinding does not bind the Role in its namespace');
+    const sa = one('ServiceAccount');
+    if (pod.serviceAccountName !== sa.metadata.name) p(`pod runs as ${pod.serviceAccountName}, not ${sa.metadata.name}`);
+    if (!rb.subjects.some((s) => s.kind === 'ServiceAccount' && s.name === sa.metadata.name && s.namespace === sa.metadata.namespace)) p('RoleBinding subject is not the ServiceAccount');
+    if (byKind('ClusterRole').length || byKind('ClusterRoleBinding').length) p('nothing cluster-wide is needed');
+    const kube = config.autoscaler && config.autoscaler.kubernetes;
+    if (!kube || kube.namespace !== role.metadata.namespace) p(`autoscaler.kubernetes.namespace is not the Role's namespace ${role.metadata.namespace}`);
+    const proxy = pod.containers.find((c) => c.name === 'kubectl-proxy');
+    if (kube && /^http:\/\/127\.0\.0\.1:(\d+)$/.test(kube.url)) {
+      const port = kube.url.split(':').pop();
+      if (!proxy || !proxy.args.includes(`--port=${port}`) || !proxy.args.includes('--address=127.0.0.1')) p(`autoscaler.kubernetes.url ${kube.url}: no kubectl proxy on 127.0.0.1:${port}`);
+    }
+    failWith('single-node layout', problems);
+  });
+
+  // Starts the real server on an ariadne.yaml, with the listeners and the
+  // data directory moved to 127.0.0.1:0 and a temporary directory by flags
+  // (flags win over the file): unknown keys and bad values stop it at start.
+  async function startsOn(name, configText) {
+    const server = new AriadneServer({ name });
+    await server.init();
+    const file = path.join(server.workDir, 'ariadne.yaml');
+    await fsp.writeFile(file, configText);
+    const config = YAML.parse(configText) || {};
+    server.args = ['--config', file];
+    if (config.autoscaler && config.autoscaler.keda_listen) server.args.push('--keda-addr', '127.0.0.1:0');
+    if (config.autoscaler && config.autoscaler.kubernetes && config.autoscaler.kubernetes.url) {
+      server.args.push('--kubernetes-url', 'http://127.0.0.1:9'); // never contacted: the autoscaler is off or dry
+    }
+    try {
+      await server.start();
+      const res = await request(server.url('query', '/readyz'));
+      assert.equal(res.status, 200);
+      const stop = await server.stop();
+      assert.ok(!stop.timedOut, `${name}: no clean exit on SIGTERM\n${server.logText()}`);
+    } finally {
+      await server.dispose();
+    }
+  }
+
+  it('the ConfigMap\'s ariadne.yaml and the chart\'s config start the real server', { skip: !process.env.ARIADNE_BIN && 'ARIADNE_BIN not set' }, async () => {
+    await startsOn('k8s-configmap', one('ConfigMap').data['ariadne.yaml']);
+    const values = YAML.parse(fs.readFileSync(path.join(kChartDir, 'values.yaml'), 'utf8'));
+    await startsOn('helm-config', YAML.stringify(values.config));
+  });
+
+  it('the KEDA ScaledObject is valid and points at Ariadne\'s external scaler', async () => {
+    const problems = [];
+    const objs = yamlObjects(YAML, kKedaFile);
+    assert.equal(objs.length, 1);
+    const so = objs[0];
+    await validateObject(so, 'deploy/keda/scaledobject.yaml', problems);
+    if (so.kind !== 'ScaledObject') problems.push(`kind ${so.kind}`);
+    const trig = (so.spec.triggers || []).find((t) => t.type === 'external-push');
+    if (!trig) problems.push('no external-push trigger');
+    else {
+      if (!trig.metadata.service) problems.push('trigger metadata has no `service` (the service name in spans)');
+      const m = /^([a-z0-9-]+)\.([a-z0-9-]+)\.svc(?:\.cluster\.local)?:(\d+)$/.exec(trig.metadata.scalerAddress || '');
+      const svc = m && byKind('Service').find((s) => s.metadata.name === m[1] && s.metadata.namespace === m[2]);
+      if (!svc) problems.push(`scalerAddress ${trig.metadata.scalerAddress} is not a Service of deploy/kubernetes`);
+      else if (!svc.spec.ports.some((x) => x.port === Number(m[3]) && x.name === 'keda')) problems.push(`Service ${m[1]} has no keda port ${m[3]}`);
+      const config = YAML.parse(one('ConfigMap').data['ariadne.yaml']);
+      if (m && !(config.autoscaler.keda_listen || '').endsWith(`:${m[3]}`)) problems.push(`autoscaler.keda_listen does not listen on ${m[3]}`);
+    }
+    if (!(so.spec.scaleTargetRef && so.spec.scaleTargetRef.name)) problems.push('no scaleTargetRef.name');
+    failWith('deploy/keda', problems);
+  });
+
+  function checkCollector(cfg, where) {
+    const problems = [];
+    const p = (m) => problems.push(`${where}: ${m}`);
+    const kinds = ['receivers', 'processors', 'exporters', 'connectors', 'extensions'];
+    for (const k of Object.keys(cfg)) if (![...kinds, 'service'].includes(k)) p(`unknown top-level key ${k}`);
+    for (const k of kinds) {
+      for (const id of Object.keys(cfg[k] || {})) if (!/^[a-z][a-z0-9_]*(\/[^/\s]+)?$/.test(id)) p(`${k}: "${id}" is not type[/name]`);
+    }
+    const used = Object.fromEntries(kinds.map((k) => [k, new Set()]));
+    const pipes = (cfg.service && cfg.service.pipelines) || {};
+    if (Object.keys(pipes).length === 0) p('no pipelines');
+    for (const [name, pl] of Object.entries(pipes)) {
+      if (!/^(traces|metrics|logs)(\/.+)?$/.test(name)) p(`pipeline ${name}: not traces|metrics|logs[/name]`);
+      for (const k of ['receivers', 'processors', 'exporters']) {
+        for (const id of pl[k] || []) {
+          const asConnector = k !== 'processors' && cfg.connectors && id in cfg.connectors;
+          if (!(cfg[k] && id in cfg[k]) && !asConnector) p(`pipeline ${name}: ${k.slice(0, -1)} ${id} is not defined`);
+          (asConnector ? used.connectors : used[k]).add(id);
+        }
+      }
+      if (!(pl.receivers || []).length || !(pl.exporters || []).length) p(`pipeline ${name}: needs receivers and exporters`);
+    }
+    for (const id of (cfg.service && cfg.service.extensions) || []) {
+      if (!(cfg.extensions && id in cfg.extensions)) p(`extension ${id} is not defined`);
+      used.extensions.add(id);
+    }
+    for (const k of kinds) for (const id of Object.keys(cfg[k] || {})) if (!used[k].has(id)) p(`${k.slice(0, -1)} ${id} is defined but in no pipeline`);
+    const lbs = Object.entries(cfg.exporters || {}).filter(([id]) => id.split('/')[0] === 'loadbalancing');
+    if (lbs.length !== 1) p('expected one loadbalancing exporter');
+    for (const [id, lb] of lbs) {
+      if (lb.routing_key !== 'traceID') p(`${id}: routing_key ${lb.routing_key}, not traceID`);
+      if (!lb.protocol || !lb.protocol.otlp) p(`${id}: no protocol.otlp`);
+      else if (lb.protocol.otlp.endpoint) p(`${id}: protocol.otlp.endpoint is set (the resolver decides it)`);
+      const r = lb.resolver || {};
+      const kinds2 = Object.keys(r);
+      if (kinds2.length !== 1 || !['dns', 'k8s', 'static'].includes(kinds2[0])) p(`${id}: resolver must be exactly one of dns, k8s`);
+      const host = r.dns ? r.dns.hostname : r.k8s ? r.k8s.service : '';
+      if (!/^[a-z0-9-]*analyze[.]/.test(host || '')) p(`${id}: resolver does not point at the analyze service (${host})`);
+      if (r.dns && r.dns.port !== 4317) p(`${id}: dns resolver port ${r.dns.port}, not 4317 (OTLP/gRPC)`);
+    }
+    return problems;
+  }
+
+  it('the OpenTelemetry Collector configuration is consistent and routes by traceID to analyze', () => {
+    const text = fs.readFileSync(kCollectorFile, 'utf8');
+    const problems = checkCollector(YAML.parse(text), 'deploy/otel-collector/loadbalancing.yaml');
+    // The checker catches what it is for.
+    const bad = YAML.parse(text);
+    bad.service.pipelines['traces/analyze'].exporters.push('otlp/nowhere');
+    bad.exporters['loadbalancing/ariadne-analyze'].routing_key = 'service';
+    const caught = checkCollector(bad, 'mutated');
+    assert.ok(caught.some((x) => /otlp\/nowhere is not defined/.test(x)) && caught.some((x) => /routing_key service/.test(x)), caught.join('\n'));
+    // The chart's copy is the same file with the release's names.
+    const chartCopy = fs.readFileSync(path.join(kChartDir, 'files', 'collector.yaml'), 'utf8')
+      .replaceAll('{{ include "ariadne.fullname" . }}', 'ariadne')
+      .replaceAll('{{ .Release.Namespace }}', 'observability');
+    if (chartCopy !== text) problems.push('deploy/helm/ariadne/files/collector.yaml differs from deploy/otel-collector/loadbalancing.yaml beyond the release name and namespace');
+    failWith('OpenTelemetry Collector', problems);
+  });
+
+  it('the Helm chart: Chart.yaml, and values.yaml against values.schema.json', () => {
+    const chart = YAML.parse(fs.readFileSync(path.join(kChartDir, 'Chart.yaml'), 'utf8'));
+    assert.equal(chart.apiVersion, 'v2');
+    assert.equal(chart.name, path.basename(kChartDir));
+    assert.match(chart.version, /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/, 'Chart version is SemVer 2');
+    assert.equal(typeof chart.appVersion, 'string');
+    assert.ok(['application', undefined].includes(chart.type));
+    const schema = JSON.parse(fs.readFileSync(path.join(kChartDir, 'values.schema.json'), 'utf8'));
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    const validate = ajv.compile(schema);
+    const values = YAML.parse(fs.readFileSync(path.join(kChartDir, 'values.yaml'), 'utf8'));
+    assert.ok(validate(values), `values.yaml against values.schema.json: ${ajv.errorsText(validate.errors)}`);
+    const single = structuredClone(values);
+    single.single.enabled = true;
+    assert.ok(validate(single), 'single mode values');
+    // The schema refuses what it should.
+    for (const [what, mutate] of [
+      ['a string for a boolean', (v) => (v.single.enabled = 'yes')],
+      ['an unknown top-level key', (v) => (v.replicas = 3)],
+      ['a typo in a role', (v) => (v.receive.replica = 3)],
+      ['kafka brokers without a port', (v) => (v.kafka.brokers = 'kafka')],
+      ['an https Kubernetes URL Ariadne cannot speak', (v) => (v.kubernetes.url = 'https://kubernetes.default.svc')],
+    ]) {
+      const v = structuredClone(values);
+      mutate(v);
+      assert.ok(!validate(v), `values.schema.json accepts ${what}`);
+    }
+  });
+
+  it('the Helm chart templates: blocks, includes, functions, .Values paths, files and flags', () => {
+    const problems = [];
+    const values = YAML.parse(fs.readFileSync(path.join(kChartDir, 'values.yaml'), 'utf8'));
+    const tdir = path.join(kChartDir, 'templates');
+    const files = fs.readdirSync(tdir).filter((f) => /\.(ya?ml|tpl|txt)$/.test(f)).sort();
+    const sources = [...files.map((f) => [`templates/${f}`, fs.readFileSync(path.join(tdir, f), 'utf8')]),
+      ['files/collector.yaml', fs.readFileSync(path.join(kChartDir, 'files', 'collector.yaml'), 'utf8')]];
+    const defined = new Map();
+    const included = new Set();
+    for (const [name, src] of sources) {
+      const stack = [];
+      const valueVars = new Map(); // $v := .Values / .root.Values
+      for (const { text, line } of templateActions(src)) {
+        const where = `${name}:${line}`;
+        const toks = actionTokens(text);
+        const head = toks[0];
+        if (['if', 'range', 'with', 'define', 'block'].includes(head)) stack.push({ head, where });
+        else if (head === 'end') {
+          if (!stack.pop()) problems.push(`${where}: {{ end }} without a block`);
+        } else if (head === 'else') {
+          if (!stack.length || !['if', 'with', 'range'].includes(stack[stack.length - 1].head)) problems.push(`${where}: else outside if/with/range`);
+        }
+        if (head === 'define') {
+          const n = JSON.parse(toks[1]);
+          if (defined.has(n)) problems.push(`${where}: "${n}" defined twice`);
+          defined.set(n, where);
+        }
+        for (let i = 0; i < toks.length; i++) {
+          const t = toks[i];
+          if (/^[A-Za-z_]/.test(t) && !kTemplateKeywords.has(t) && !kHelmFunctions.has(t)) problems.push(`${where}: ${t} is not a Helm template function`);
+          if ((t === 'include' || t === 'template') && /^"/.test(toks[i + 1] || '')) included.add(JSON.parse(toks[i + 1]));
+          if (t === '.Files.Get' || (t === 'Get' && toks[i - 1] === '.Files')) {
+            const f = JSON.parse(toks[i + 1]);
+            if (!fs.existsSync(path.join(kChartDir, f))) problems.push(`${where}: .Files.Get "${f}": no such file in the chart`);
+          }
+          if (/^\$[A-Za-z0-9_]+$/.test(t) && toks[i + 1] === ':=' && /^(\$|\.root)?\.Values$/.test(toks[i + 2] || '')) valueVars.set(t, true);
+          let pth = null;
+          let m;
+          if ((m = /^(?:\$|\.root)?\.Values((?:\.[A-Za-z0-9_]+)*)$/.exec(t))) pth = m[1];
+          else if ((m = /^(\$[A-Za-z0-9_]+)((?:\.[A-Za-z0-9_]+)+)$/.exec(t)) && valueVars.has(m[1])) pth = m[2];
+          if (pth) {
+            let node = values;
+            for (const key of pth.split('.').filter(Boolean)) {
+              if (node === null || typeof node !== 'object' || Array.isArray(node) || !(key in node)) {
+                problems.push(`${where}: .Values${pth} is not in values.yaml`);
+                break;
+              }
+              node = node[key];
+            }
+          }
+        }
+      }
+      for (const open of stack) problems.push(`${open.where}: {{ ${open.head} }} is never closed`);
+    }
+    for (const n of included) if (!defined.has(n)) problems.push(`include "${n}": not defined`);
+    for (const [n, where] of defined) if (!included.has(n)) problems.push(`${where}: "${n}" is defined but never used`);
+    // Every `ariadne serve` flag the chart and the plain manifests pass.
+    const helpers = fs.readFileSync(path.join(tdir, '_helpers.tpl'), 'utf8');
+    const ariadneDefines = ['ariadne.commonArgs', 'ariadne.roleArgs', 'ariadne.autoscalerArgs'];
+    const flags = new Set();
+    for (const d of ariadneDefines) {
+      const start = helpers.indexOf(`define "${d}"`);
+      if (start < 0) { problems.push(`_helpers.tpl: no define "${d}"`); continue; }
+      const rest = helpers.slice(start);
+      const next = rest.indexOf('{{- define', 1);
+      const body = next < 0 ? rest : rest.slice(0, next);
+      for (const f of body.match(/^\s*- (--[a-z][a-z0-9-]*)/gm) || []) flags.add(f.trim().slice(2));
+    }
+    for (const { obj } of plain) {
+      for (const c of (obj.spec && obj.spec.template && obj.spec.template.spec.containers) || []) {
+        if (c.name === 'ariadne') for (const a of c.args || []) if (/^--/.test(a)) flags.add(a.split('=')[0]);
+      }
+    }
+    for (const f of kAssumedFlags) if (!flags.has(f)) problems.push(`assumed flag ${f} is used nowhere: drop it from kAssumedFlags`);
+    const deployDoc = fs.readFileSync(path.join(kRoot, 'docs', 'deploy.md'), 'utf8');
+    for (const f of kAssumedFlags) if (!deployDoc.includes(`\`${f}`)) problems.push(`docs/deploy.md does not list the assumed flag ${f}`);
+    if (helpFlags) {
+      const landed = helpFlags.has('--roles');
+      for (const f of flags) {
+        if (helpFlags.has(f)) continue;
+        if (kAssumedFlags.includes(f) && !landed) continue;
+        problems.push(`${f}: not a flag of \`ariadne serve\`${kAssumedFlags.includes(f) ? ' (--roles has landed: reconcile kAssumedFlags, the chart and docs/deploy.md)' : ''}`);
+      }
+    }
+    failWith('deploy/helm/ariadne templates', problems);
+  });
+
+  it('the chart and the plain manifests agree on the autoscaler\'s Role', () => {
+    // The rules block of templates/rbac.yaml has no template action in it.
+    const src = fs.readFileSync(path.join(kChartDir, 'templates', 'rbac.yaml'), 'utf8');
+    const m = /^rules:\n((?: {2}.*\n)+)/m.exec(src);
+    assert.ok(m && !m[1].includes('{{'), 'templates/rbac.yaml: a literal rules: block');
+    assert.deepEqual(YAML.parse(`rules:\n${m[1]}`).rules, one('Role').rules);
   });
 });
