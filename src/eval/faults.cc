@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "analytics/analytics.h"
+#include "common/json_string.h"
 #include "common/strings.h"
 #include "decode/decode.h"
 #include "detect/detection.h"
@@ -399,23 +400,6 @@ void WriteRow(std::string_view name, const GroupScores& g, std::ostream& out) {
       << Ratio(g.rca_avg5) << " |\n";
 }
 
-void AppendJsonString(std::string* out, std::string_view s) {
-  out->push_back('"');
-  for (char ch : s) {
-    switch (ch) {
-      case '"': *out += "\\\""; break;
-      case '\\': *out += "\\\\"; break;
-      case '\n': *out += "\\n"; break;
-      default:
-        if (static_cast<unsigned char>(ch) < 0x20) {
-          absl::StrAppendFormat(out, "\\u%04x", static_cast<unsigned char>(ch));
-        } else {
-          out->push_back(ch);
-        }
-    }
-  }
-  out->push_back('"');
-}
 
 void AppendJsonStrings(std::string* out, const std::vector<std::string>& v, size_t max) {
   out->push_back('[');
