@@ -1,6 +1,10 @@
 import { linkClick, navigate, traceUrl, useRoute } from './router';
 import { SearchPage } from './pages/search';
 import { TracePage } from './pages/trace';
+import { MapPage } from './pages/map';
+import { IncidentsPage } from './pages/incidents';
+import { ServicePage } from './pages/service';
+import { AutoscalingPage } from './pages/autoscaling';
 
 export function App() {
   const route = useRoute();
@@ -9,6 +13,9 @@ export function App() {
       <nav class="topnav">
         <a class="brand" href="/search" onClick={linkClick}>Ariadne</a>
         <a href="/search" onClick={linkClick} class={route.page === 'search' ? 'active' : ''}>Search</a>
+        <a href="/map" onClick={linkClick} class={route.page === 'map' || route.page === 'service' ? 'active' : ''}>Service map</a>
+        <a href="/incidents" onClick={linkClick} class={route.page === 'incidents' ? 'active' : ''}>Incidents</a>
+        <a href="/autoscaling" onClick={linkClick} class={route.page === 'autoscaling' ? 'active' : ''}>Autoscaling</a>
         <form
           class="jump"
           onSubmit={(e) => {
@@ -27,6 +34,10 @@ export function App() {
       <main class="content">
         {route.page === 'search' && <SearchPage params={route.params} />}
         {route.page === 'trace' && <TracePage key={route.id} id={route.id} />}
+        {route.page === 'map' && <MapPage params={route.params} />}
+        {route.page === 'incidents' && <IncidentsPage id={route.id} />}
+        {route.page === 'service' && <ServicePage key={route.name} name={route.name} params={route.params} />}
+        {route.page === 'autoscaling' && <AutoscalingPage params={route.params} />}
         {route.page === 'notfound' && (
           <div class="message">
             No page at <code>{route.path}</code>. <a href="/search" onClick={linkClick}>Search traces</a>

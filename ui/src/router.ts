@@ -6,6 +6,10 @@ import { useEffect, useState } from 'preact/hooks';
 export type Route =
   | { page: 'search'; params: URLSearchParams }
   | { page: 'trace'; id: string; params: URLSearchParams }
+  | { page: 'map'; params: URLSearchParams }
+  | { page: 'incidents'; id: number | null; params: URLSearchParams }
+  | { page: 'service'; name: string; params: URLSearchParams }
+  | { page: 'autoscaling'; params: URLSearchParams }
   | { page: 'notfound'; path: string };
 
 export function parseRoute(pathname: string, search: string): Route {
@@ -14,6 +18,13 @@ export function parseRoute(pathname: string, search: string): Route {
   if (path === '/' || path === '/search') return { page: 'search', params };
   const m = /^\/trace\/([^/]+)$/.exec(path);
   if (m) return { page: 'trace', id: decodeURIComponent(m[1]), params };
+  if (path === '/map') return { page: 'map', params };
+  if (path === '/incidents') return { page: 'incidents', id: null, params };
+  const inc = /^\/incidents\/(\d+)$/.exec(path);
+  if (inc) return { page: 'incidents', id: Number(inc[1]), params };
+  const svc = /^\/service\/([^/]+)$/.exec(path);
+  if (svc) return { page: 'service', name: decodeURIComponent(svc[1]), params };
+  if (path === '/autoscaling') return { page: 'autoscaling', params };
   return { page: 'notfound', path: pathname };
 }
 
@@ -56,4 +67,12 @@ export function linkClick(e: MouseEvent): void {
 
 export function traceUrl(id: string): string {
   return `/trace/${encodeURIComponent(id)}`;
+}
+
+export function serviceUrl(name: string): string {
+  return `/service/${encodeURIComponent(name)}`;
+}
+
+export function incidentUrl(id: number): string {
+  return `/incidents/${id}`;
 }
