@@ -46,6 +46,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "control/kube_response.h"
 #include "absl/synchronization/mutex.h"
 #include "common/http_client.h"
 
@@ -85,12 +86,6 @@ struct KubeScaleOptions {
     std::string k8s_namespace = "",
     const std::function<std::optional<std::string>(const char*)>& getenv = nullptr);
 
-// A deployment's scale, as the API server reports it.
-struct KubeScale {
-  int32_t spec_replicas = 0;    // desired
-  int32_t status_replicas = 0;  // pods that exist (observed by the controller)
-  int32_t ready_replicas = 0;   // ready pods (GetDeployment only; the Scale has no such field)
-};
 
 // A scale command recorded in dry-run mode.
 struct KubeScaleCommand {
