@@ -3,6 +3,7 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -188,7 +189,110 @@ absl::Status CheckReadable(const std::string& key, const std::string& path) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateScaleOut(const ServerConfig& c) {
+  if (c.storage_backend != "embedded" && c.storage_backend != "clickhouse") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "storage.backend must be embedded or clickhouse, not \"", c.storage_backend, "\""));
+  }
+  if (c.storage_backend == "clickhouse") {
+    if (c.clickhouse_url.empty()) {
+      return absl::InvalidArgumentError("clickhouse.url must be set with storage.backend clickhouse");
+    }
+    if (c.clickhouse_database.empty() ||
+        c.clickhouse_database.find_first_not_of(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") !=
+            std::string::npos ||
+        c.clickhouse_database.size() > 64) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("clickhouse.database must be [A-Za-z0-9_]{1,64}, not \"",
+                       c.clickhouse_database, "\""));
+    }
+    if (c.clickhouse_max_queue_bytes < (1u << 20)) {
+      return absl::InvalidArgumentError("clickhouse.max_queue_bytes must be at least 1 MiB");
+    }
+    if (!c.clickhouse_password_file.empty()) {
+      if (auto s = CheckReadable("clickhouse.password_file", c.clickhouse_password_file);
+          !s.ok()) {
+        return s;
+      }
+    }
+  }
+  static constexpr std::string_view kRoles[] = {"receive", "ingest", "query", "analyze",
+                                                "control"};
+  if (c.roles.empty()) {
+    return absl::InvalidArgumentError(
+        "roles must name at least one of receive, ingest, query, analyze, control");
+  }
+  for (const std::string& r : c.roles) {
+    if (std::find(std::begin(kRoles), std::end(kRoles), r) == std::end(kRoles)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "roles: unknown role \"", r, "\" (known: receive, ingest, query, analyze, control)"));
+    }
+  }
+  auto has = [&c](std::string_view r) { return HasRole(c, r); };
+  const bool kafka = !c.kafka_brokers.empty();
+  if (kafka) {
+    for (const auto& [key, value] : {std::pair<const char*, const std::string*>{
+                                         "kafka.topic", &c.kafka_topic},
+                                     {"kafka.group", &c.kafka_group},
+                                     {"kafka.analyze_group", &c.kafka_analyze_group}}) {
+      if (value->empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(key, " must not be empty"));
+      }
+    }
+    if (c.kafka_group == c.kafka_analyze_group) {
+      return absl::InvalidArgumentError(
+          "kafka.group and kafka.analyze_group must differ: analyze nodes read every batch, "
+          "not a share of the ingesters'");
+    }
+    if (c.kafka_max_inflight_bytes < c.max_request_bytes) {
+      return absl::InvalidArgumentError(
+          "kafka.max_inflight_bytes must be at least limits.max_request_bytes");
+    }
+  } else {
+    // Without Kafka the receivers store what they receive themselves, and
+    // only a process that stores can read its own embedded store.
+    if (has("receive") && !has("ingest")) {
+      return absl::InvalidArgumentError(
+          "roles: receive without ingest needs kafka.brokers (where else would the spans go?)");
+    }
+    if (has("ingest") && !has("receive")) {
+      return absl::InvalidArgumentError(
+          "roles: ingest without receive needs kafka.brokers (there is nothing to consume)");
+    }
+    if (has("analyze") && !has("ingest")) {
+      return absl::InvalidArgumentError(
+          "roles: analyze without ingest needs kafka.brokers (analytics reads what is stored "
+          "here, or its own Kafka consumer group)");
+    }
+  }
+  if (c.storage_backend == "embedded") {
+    // The embedded store is one process's files: querying it from another
+    // process, or ingesting in several, needs ClickHouse.
+    if (has("query") && !has("ingest")) {
+      return absl::InvalidArgumentError(
+          "roles: query without ingest needs storage.backend clickhouse (the embedded store is "
+          "read by the process that writes it)");
+    }
+    if (has("analyze") && !has("ingest")) {
+      return absl::InvalidArgumentError(
+          "roles: analyze without ingest needs storage.backend clickhouse (the root-cause "
+          "ranker reads traces from the store)");
+    }
+  }
+  if (has("control") && !has("analyze")) {
+    return absl::InvalidArgumentError(
+        "roles: control needs analyze in the same process (the autoscaler reads the spans "
+        "analytics sees)");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+bool HasRole(const ServerConfig& c, std::string_view role) {
+  return std::find(c.roles.begin(), c.roles.end(), role) != c.roles.end();
+}
 
 absl::Status LoadYamlConfig(const std::string& path, ServerConfig* c) {
   YAML::Node root;
@@ -255,14 +359,62 @@ absl::Status LoadYamlConfig(const std::string& path, ServerConfig* c) {
           s = Read(w.second, "storage.compaction_max_inputs", &c->compaction_max_inputs);
         } else if (k == "compaction_target_bytes") {
           s = Read(w.second, "storage.compaction_target_bytes", &c->compaction_target_bytes);
+        } else if (k == "backend") {
+          s = Read(w.second, "storage.backend", &c->storage_backend);
         } else {
           return absl::InvalidArgumentError(absl::StrCat(
               path, ": unknown key storage.", k,
-              " (known: block_duration, block_cut_bytes, retention, max_bytes, "
+              " (known: backend, block_duration, block_cut_bytes, retention, max_bytes, "
               "compaction_max_inputs, compaction_target_bytes)"));
         }
         if (!s.ok()) return s;
       }
+    } else if (key == "clickhouse") {
+      for (const auto& w : v) {
+        const std::string k = w.first.as<std::string>();
+        const std::string full = "clickhouse." + k;
+        if (k == "url") {
+          s = Read(w.second, full, &c->clickhouse_url);
+        } else if (k == "database") {
+          s = Read(w.second, full, &c->clickhouse_database);
+        } else if (k == "user") {
+          s = Read(w.second, full, &c->clickhouse_user);
+        } else if (k == "password_file") {
+          s = Read(w.second, full, &c->clickhouse_password_file);
+        } else if (k == "max_queue_bytes") {
+          s = Read(w.second, full, &c->clickhouse_max_queue_bytes);
+        } else if (k == "ttl_days") {
+          s = Read(w.second, full, &c->clickhouse_ttl_days);
+        } else {
+          return absl::InvalidArgumentError(absl::StrCat(
+              path, ": unknown key ", full,
+              " (known: url, database, user, password_file, max_queue_bytes, ttl_days)"));
+        }
+        if (!s.ok()) return s;
+      }
+    } else if (key == "kafka") {
+      for (const auto& w : v) {
+        const std::string k = w.first.as<std::string>();
+        const std::string full = "kafka." + k;
+        if (k == "brokers") {
+          s = Read(w.second, full, &c->kafka_brokers);
+        } else if (k == "topic") {
+          s = Read(w.second, full, &c->kafka_topic);
+        } else if (k == "group") {
+          s = Read(w.second, full, &c->kafka_group);
+        } else if (k == "analyze_group") {
+          s = Read(w.second, full, &c->kafka_analyze_group);
+        } else if (k == "max_inflight_bytes") {
+          s = Read(w.second, full, &c->kafka_max_inflight_bytes);
+        } else {
+          return absl::InvalidArgumentError(absl::StrCat(
+              path, ": unknown key ", full,
+              " (known: brokers, topic, group, analyze_group, max_inflight_bytes)"));
+        }
+        if (!s.ok()) return s;
+      }
+    } else if (key == "roles") {
+      s = Read(v, key, &c->roles);
     } else if (key == "analytics") {
       if (s = LoadAnalytics(v, path, c); !s.ok()) return s;
     } else if (key == "detection") {
@@ -328,7 +480,7 @@ absl::Status LoadYamlConfig(const std::string& path, ServerConfig* c) {
     } else {
       return absl::InvalidArgumentError(absl::StrCat(
           path, ": unknown key ", key,
-          " (known: data_dir, listen, listen_file, wal, storage, analytics, detection, limits, "
+          " (known: data_dir, listen, listen_file, wal, storage, clickhouse, kafka, roles, analytics, detection, limits, "
           "ui, autoscaler, tls, auth, http_threads, log_level)"));
     }
     if (!s.ok()) return s;
@@ -393,6 +545,7 @@ absl::Status Validate(const ServerConfig& c) {
     return absl::InvalidArgumentError("autoscaler.workers must be between 1 and 100000");
   }
   if (c.data_dir.empty()) return absl::InvalidArgumentError("data_dir must not be empty");
+  if (auto s = ValidateScaleOut(c); !s.ok()) return s;
   if (c.http_threads < 1 || c.http_threads > 256) {
     return absl::InvalidArgumentError("http_threads must be between 1 and 256");
   }

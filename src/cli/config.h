@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -47,6 +48,30 @@ struct ServerConfig {
   // merged into one; 0 or 1 turns compaction off.
   uint32_t compaction_max_inputs = 8;
   uint64_t compaction_target_bytes = 1ull << 30;
+
+  // Where spans are stored (docs/clickhouse.md): "embedded" (the
+  // write-ahead log, head and blocks under data_dir) or "clickhouse" (a
+  // ClickHouse database; no log, head or blocks).
+  std::string storage_backend = "embedded";
+  std::string clickhouse_url = "http://127.0.0.1:8123";
+  std::string clickhouse_database = "ariadne";
+  std::string clickhouse_user;
+  std::string clickhouse_password_file;  // first line is the password; "" for none
+  uint64_t clickhouse_max_queue_bytes = 256ull << 20;
+  uint32_t clickhouse_ttl_days = 0;  // 0: keep forever
+
+  // Scale-out (docs/scaling.md). The roles this process plays, a subset of
+  // receive, ingest, query, analyze, control (all by default).
+  std::vector<std::string> roles = {"receive", "ingest", "query", "analyze", "control"};
+  // Kafka between receivers and ingesters: empty brokers = none (receivers
+  // store locally). Receivers publish admitted batches to `kafka_topic`;
+  // ingesters consume it in group `kafka_group`; analyze nodes without
+  // local ingest consume it in group `kafka_analyze_group`.
+  std::string kafka_brokers;
+  std::string kafka_topic = "ariadne-spans";
+  std::string kafka_group = "ariadne-ingest";
+  std::string kafka_analyze_group = "ariadne-analyze";
+  uint64_t kafka_max_inflight_bytes = 64ull << 20;  // consumer: bytes handed to storage, unacked
 
   // Analytics (docs/analytics.md): span metrics, service graph, critical
   // path, and the series store they write.
@@ -126,5 +151,8 @@ absl::Status LoadYamlConfig(const std::string& path, ServerConfig* config);
 // and token files named can be read (ValidateSecurity).
 absl::Status Validate(const ServerConfig& config);
 absl::Status ValidateSecurity(const ServerConfig& config);
+
+// Whether `config.roles` has `role`.
+bool HasRole(const ServerConfig& config, std::string_view role);
 
 }  // namespace ariadne::cli

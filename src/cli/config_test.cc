@@ -215,5 +215,86 @@ TEST(ConfigTest, NothingSecuredByDefault) {
   EXPECT_TRUE(Validate(c).ok());
 }
 
+TEST(ConfigTest, ScaleOutKeys) {
+  std::string path = WriteTemp(R"(
+storage:
+  backend: clickhouse
+clickhouse:
+  url: http://ch:8123
+  database: spans_1
+  user: ariadne
+  max_queue_bytes: 8388608
+  ttl_days: 7
+roles: [receive, query]
+kafka:
+  brokers: k0:9092,k1:9092
+  topic: t
+  group: g
+  analyze_group: a
+  max_inflight_bytes: 33554432
+)");
+  ServerConfig c;
+  ASSERT_TRUE(LoadYamlConfig(path, &c).ok());
+  std::remove(path.c_str());
+  EXPECT_EQ(c.storage_backend, "clickhouse");
+  EXPECT_EQ(c.clickhouse_url, "http://ch:8123");
+  EXPECT_EQ(c.clickhouse_database, "spans_1");
+  EXPECT_EQ(c.clickhouse_user, "ariadne");
+  EXPECT_EQ(c.clickhouse_max_queue_bytes, 8u << 20);
+  EXPECT_EQ(c.clickhouse_ttl_days, 7u);
+  EXPECT_EQ(c.roles, (std::vector<std::string>{"receive", "query"}));
+  EXPECT_EQ(c.kafka_brokers, "k0:9092,k1:9092");
+  EXPECT_EQ(c.kafka_topic, "t");
+  EXPECT_EQ(c.kafka_group, "g");
+  EXPECT_EQ(c.kafka_analyze_group, "a");
+  EXPECT_EQ(c.kafka_max_inflight_bytes, 32u << 20);
+  EXPECT_TRUE(Validate(c).ok()) << Validate(c);
+
+  std::string bad = WriteTemp("kafka:\n  partitions: 3\n");
+  absl::Status s = LoadYamlConfig(bad, &c);
+  std::remove(bad.c_str());
+  EXPECT_NE(s.message().find("kafka.partitions"), absl::string_view::npos) << s;
+}
+
+TEST(ConfigTest, RoleCombinationsAreValidated) {
+  auto check = [](std::vector<std::string> roles, std::string backend, std::string brokers) {
+    ServerConfig c;
+    c.roles = std::move(roles);
+    c.storage_backend = std::move(backend);
+    c.kafka_brokers = std::move(brokers);
+    return Validate(c);
+  };
+  EXPECT_TRUE(check({"receive", "ingest", "query", "analyze", "control"}, "embedded", "").ok());
+  EXPECT_TRUE(check({"receive", "ingest", "query", "analyze", "control"}, "embedded", "k:9092").ok());
+  EXPECT_TRUE(check({"receive"}, "clickhouse", "k:9092").ok());
+  EXPECT_TRUE(check({"ingest"}, "clickhouse", "k:9092").ok());
+  EXPECT_TRUE(check({"query"}, "clickhouse", "").ok());
+  EXPECT_TRUE(check({"query", "analyze"}, "clickhouse", "k:9092").ok());
+  auto message = [&](std::vector<std::string> roles, std::string backend, std::string brokers) {
+    return std::string(check(std::move(roles), std::move(backend), std::move(brokers)).message());
+  };
+  EXPECT_NE(message({"receive"}, "embedded", "").find("receive without ingest needs kafka.brokers"),
+            std::string::npos);
+  EXPECT_NE(message({"ingest"}, "clickhouse", "").find("ingest without receive"), std::string::npos);
+  EXPECT_NE(message({"query"}, "embedded", "").find("query without ingest needs storage.backend"),
+            std::string::npos);
+  EXPECT_NE(message({"analyze"}, "clickhouse", "").find("analyze without ingest needs kafka"),
+            std::string::npos);
+  EXPECT_NE(message({"receive", "ingest", "control"}, "embedded", "").find("control needs analyze"),
+            std::string::npos);
+  EXPECT_NE(message({"bogus"}, "embedded", "").find("unknown role \"bogus\""), std::string::npos);
+  EXPECT_NE(message({}, "embedded", "").find("at least one"), std::string::npos);
+  EXPECT_NE(message({"receive", "ingest"}, "cassandra", "").find("storage.backend must be"),
+            std::string::npos);
+  ServerConfig c;
+  c.storage_backend = "clickhouse";
+  c.clickhouse_database = "a-b";
+  EXPECT_NE(std::string(Validate(c).message()).find("clickhouse.database"), std::string::npos);
+  c.clickhouse_database = "ok";
+  c.kafka_brokers = "k:9092";
+  c.kafka_analyze_group = c.kafka_group;
+  EXPECT_NE(std::string(Validate(c).message()).find("must differ"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace ariadne::cli

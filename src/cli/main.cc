@@ -17,6 +17,7 @@
 #include "cli/fsck_command.h"
 #include "cli/query_command.h"
 #include "cli/serve_command.h"
+#include "kafka/mock_cluster.h"
 #include "sim/sim_command.h"
 #include "spdlog/cfg/env.h"
 #include "spdlog/spdlog.h"
@@ -109,6 +110,49 @@ void AddServeOptions(CLI::App* serve, ServerConfig* c) {
   serve->add_option("--compaction-target-bytes", c->compaction_target_bytes,
                     "... whose bytes add up to at most this")
       ->envname("ARIADNE_COMPACTION_TARGET_BYTES")
+      ->capture_default_str();
+  serve->add_option("--storage", c->storage_backend, "Where spans are stored: embedded or clickhouse")
+      ->envname("ARIADNE_STORAGE")
+      ->capture_default_str();
+  serve->add_option("--clickhouse-url", c->clickhouse_url, "ClickHouse HTTP interface")
+      ->envname("ARIADNE_CLICKHOUSE_URL")
+      ->capture_default_str();
+  serve->add_option("--clickhouse-database", c->clickhouse_database, "ClickHouse database")
+      ->envname("ARIADNE_CLICKHOUSE_DATABASE")
+      ->capture_default_str();
+  serve->add_option("--clickhouse-user", c->clickhouse_user, "ClickHouse user (default: server's)")
+      ->envname("ARIADNE_CLICKHOUSE_USER");
+  serve->add_option("--clickhouse-password-file", c->clickhouse_password_file,
+                    "File whose first line is the ClickHouse password")
+      ->envname("ARIADNE_CLICKHOUSE_PASSWORD_FILE");
+  serve->add_option("--clickhouse-max-queue-bytes", c->clickhouse_max_queue_bytes,
+                    "Batches waiting for ClickHouse before ingest is refused (429)")
+      ->envname("ARIADNE_CLICKHOUSE_MAX_QUEUE_BYTES")
+      ->capture_default_str();
+  serve->add_option("--clickhouse-ttl-days", c->clickhouse_ttl_days,
+                    "Days ClickHouse keeps spans (0: forever; needs ClickHouse 19.6+)")
+      ->envname("ARIADNE_CLICKHOUSE_TTL_DAYS")
+      ->capture_default_str();
+  serve->add_option("--roles", c->roles,
+                    "Roles of this process: receive,ingest,query,analyze,control (default all)")
+      ->envname("ARIADNE_ROLES")
+      ->delimiter(',');
+  serve->add_option("--kafka-brokers", c->kafka_brokers,
+                    "Kafka bootstrap servers (host:port,...); empty: no Kafka")
+      ->envname("ARIADNE_KAFKA_BROKERS");
+  serve->add_option("--kafka-topic", c->kafka_topic, "Topic of the span batches")
+      ->envname("ARIADNE_KAFKA_TOPIC")
+      ->capture_default_str();
+  serve->add_option("--kafka-group", c->kafka_group, "Consumer group of the ingesters")
+      ->envname("ARIADNE_KAFKA_GROUP")
+      ->capture_default_str();
+  serve->add_option("--kafka-analyze-group", c->kafka_analyze_group,
+                    "Consumer group of analyze nodes without local ingest")
+      ->envname("ARIADNE_KAFKA_ANALYZE_GROUP")
+      ->capture_default_str();
+  serve->add_option("--kafka-max-inflight-bytes", c->kafka_max_inflight_bytes,
+                    "Consumed bytes handed to storage and not yet stored")
+      ->envname("ARIADNE_KAFKA_MAX_INFLIGHT_BYTES")
       ->capture_default_str();
   serve->add_option("--analytics", c->analytics_enabled,
                     "Span metrics, service graph and critical path (true/false)")
@@ -315,6 +359,21 @@ int main(int argc, char** argv) {
   EvalAutoscaleOptions eval_autoscale_options;
   CLI::App* eval_autoscale = AddEvalAutoscaleCommand(&app, &eval_autoscale_options);
 
+  // Development tools, not part of the documented interface.
+  ariadne::kafka::MockClusterOptions kafka_mock_options;
+  CLI::App* dev = app.add_subcommand("dev", "Development tools (tests)");
+  dev->group("");  // hidden from --help
+  dev->require_subcommand(1);
+  CLI::App* kafka_mock =
+      dev->add_subcommand("kafka-mock", "Run librdkafka's mock Kafka cluster until SIGTERM");
+  kafka_mock->add_option("--brokers", kafka_mock_options.brokers, "Mock brokers")
+      ->capture_default_str();
+  kafka_mock->add_option("--topic", kafka_mock_options.topic, "Create this topic");
+  kafka_mock->add_option("--partitions", kafka_mock_options.partitions, "Partitions of --topic")
+      ->capture_default_str();
+  kafka_mock->add_option("--listen-file", kafka_mock_options.listen_file,
+                         "Write {\"bootstrap\": \"host:port,...\"} here once up");
+
 #ifdef ARIADNE_WITH_BENCH
   ariadne::bench::IngestBenchOptions bench_options;
   CLI::App* bench = app.add_subcommand("bench", "Benchmarks");
@@ -330,6 +389,7 @@ int main(int argc, char** argv) {
     spdlog::cfg::load_env_levels();
     return RunServe(config);
   }
+  if (kafka_mock->parsed()) return ariadne::kafka::RunKafkaMock(kafka_mock_options);
   if (q_trace->parsed()) return RunQueryTrace(query);
   if (q_search->parsed()) return RunQuerySearch(query);
   if (sim->parsed()) return ariadne::sim::RunSim(sim_options);

@@ -18,6 +18,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "clickhouse/backend.h"
+#include "clickhouse/client.h"
+#include "clickhouse/schema.h"
+#include "clickhouse/writer.h"
+#include "kafka/consumer.h"
+#include "kafka/publisher.h"
 #include "analytics/analytics.h"
 #include "analytics/prom_client.h"
 #include "detect/detection.h"
@@ -34,6 +41,7 @@
 #include "query/api.h"
 #include "query/params.h"
 #include "query/static_files.h"
+#include "receive/clickhouse_sink.h"
 #include "receive/http_receivers.h"
 #include "receive/ingest.h"
 #include "receive/otlp_grpc.h"
@@ -154,8 +162,11 @@ std::string StorageMetricsText(const store::BlockSet& blocks, const store::Flush
   return out;
 }
 
-std::string MetricsText(const receive::Ingester& ingester, const wal::Wal& log,
-                        const store::Head& head, uint64_t max_head_bytes,
+// The receivers' counters (`sink`: what they hand batches to, null without
+// the receive role), the log's and the head's (null unless the embedded
+// store is written here) and the admission budget.
+std::string MetricsText(const receive::SpanSink* sink, const wal::Wal* log_or_null,
+                        const store::Head* head_or_null, uint64_t max_head_bytes,
                         const Admission& admission) {
   std::string out;
   auto family = [&out](std::string_view name, std::string_view type, std::string_view help) {
@@ -181,6 +192,8 @@ std::string MetricsText(const receive::Ingester& ingester, const wal::Wal& log,
        &receive::IngestCounters::refused_requests},
   };
   for (const Counter& c : counters) {
+    if (sink == nullptr) break;
+    const receive::SpanSink& ingester = *sink;
     family(c.name, "counter", c.help);
     for (size_t p = 0; p < static_cast<size_t>(receive::Protocol::kCount); ++p) {
       const auto protocol = static_cast<receive::Protocol>(p);
@@ -188,6 +201,16 @@ std::string MetricsText(const receive::Ingester& ingester, const wal::Wal& log,
       absl::StrAppend(&out, "\"} ", (ingester.counters(protocol).*(c.field)).load(), "\n");
     }
   }
+  if (log_or_null == nullptr || head_or_null == nullptr) {
+    family("ariadne_admission_inflight_bytes", "gauge",
+           "Bytes of requests admitted and not yet answered.");
+    absl::StrAppend(&out, "ariadne_admission_inflight_bytes ", admission.used(), "\n");
+    family("ariadne_admission_limit_bytes", "gauge", "Admission budget (limits.max_inflight_bytes).");
+    absl::StrAppend(&out, "ariadne_admission_limit_bytes ", admission.limit(), "\n");
+    return out;
+  }
+  const wal::Wal& log = *log_or_null;
+  const store::Head& head = *head_or_null;
   const wal::Stats ws = log.stats();
   family("ariadne_wal_records_total", "counter", "Records appended to the write-ahead log.");
   absl::StrAppend(&out, "ariadne_wal_records_total ", ws.appended_records, "\n");
@@ -253,6 +276,116 @@ std::string PrometheusPullMetricsText(const analytics::ResourcePullerStats& s) {
   counter("ariadne_prometheus_samples_total", "Resource samples written into the series store.",
           s.samples_written);
   return out;
+}
+
+// ClickHouse writer and Kafka counters, for the parts this process runs.
+std::string ScaleOutMetricsText(const clickhouse::ClickHouseWriter* writer,
+                                const kafka::KafkaPublisher* publisher,
+                                const std::vector<std::pair<std::string, const kafka::KafkaConsumer*>>&
+                                    consumers) {
+  std::string out;
+  auto metric = [&](std::string_view name, std::string_view type, std::string_view help,
+                    auto value) {
+    absl::StrAppend(&out, "# HELP ", AbslView(name), " ", AbslView(help), "\n# TYPE ",
+                    AbslView(name), " ", AbslView(type), "\n", AbslView(name), " ", value, "\n");
+  };
+  if (writer != nullptr) {
+    const clickhouse::WriterStats w = writer->stats();
+    metric("ariadne_clickhouse_acked_batches_total", "counter",
+           "Batches ClickHouse confirmed.", w.acked_batches);
+    metric("ariadne_clickhouse_acked_spans_total", "counter", "Spans ClickHouse confirmed.",
+           w.acked_spans);
+    metric("ariadne_clickhouse_failed_batches_total", "counter",
+           "Batches acknowledged with a non-retryable error.", w.failed_batches);
+    metric("ariadne_clickhouse_rejected_batches_total", "counter",
+           "Batches refused because the writer's queue was full or it was stopping.",
+           w.rejected_batches);
+    metric("ariadne_clickhouse_inserts_total", "counter", "INSERTs ClickHouse confirmed.",
+           w.inserts);
+    metric("ariadne_clickhouse_insert_retries_total", "counter",
+           "INSERT attempts that failed and were retried.", w.retries);
+    metric("ariadne_clickhouse_queued_bytes", "gauge",
+           "Batches' bytes waiting for ClickHouse (clickhouse.max_queue_bytes).", w.queued_bytes);
+  }
+  if (publisher != nullptr) {
+    const kafka::PublisherStats p = publisher->stats();
+    metric("ariadne_kafka_produced_total", "counter", "Batches Kafka confirmed (acks=all).",
+           p.produced);
+    metric("ariadne_kafka_produced_bytes_total", "counter", "Bytes of the batches Kafka confirmed.",
+           p.bytes);
+    metric("ariadne_kafka_produce_failures_total", "counter",
+           "Batches whose delivery failed or timed out.", p.failed);
+    metric("ariadne_kafka_produce_refused_total", "counter",
+           "Batches refused because the producer's queue was full.", p.refused);
+  }
+  if (!consumers.empty()) {
+    const std::pair<const char*, const char*> families[] = {
+        {"ariadne_kafka_consumed_batches_total", "Batches consumed and stored, per group."},
+        {"ariadne_kafka_consumed_spans_total", "Spans consumed and stored, per group."},
+        {"ariadne_kafka_undecodable_total", "Messages skipped because they do not decode."},
+        {"ariadne_kafka_store_retries_total", "Windows whose storage was refused and retried."},
+        {"ariadne_kafka_commits_total", "Offset commits after storage."},
+        {"ariadne_kafka_commit_failures_total", "Offset commits that failed (rebalance)."}};
+    for (size_t f = 0; f < std::size(families); ++f) {
+      absl::StrAppend(&out, "# HELP ", families[f].first, " ", families[f].second, "\n# TYPE ",
+                      families[f].first, " counter\n");
+      for (const auto& [group, consumer] : consumers) {
+        const kafka::ConsumerStats c = consumer->stats();
+        const uint64_t v[] = {c.messages, c.spans,   c.undecodable,
+                              c.retries,  c.commits, c.commit_failures};
+        absl::StrAppend(&out, families[f].first, "{group=\"", group, "\"} ", v[f], "\n");
+      }
+    }
+  }
+  return out;
+}
+
+// The query API's store on a process without the query role (it still
+// serves /healthz, /readyz and /metrics on the query listener).
+class NoQueryBackend : public store::StorageBackend {
+ public:
+  absl::StatusOr<std::vector<model::SpanRef>> GetTrace(const model::TraceId&) const override {
+    return Refused();
+  }
+  absl::StatusOr<std::vector<std::pair<uint64_t, model::TraceId>>> FindTraces(
+      const store::TraceQuery&) const override {
+    return Refused();
+  }
+  absl::StatusOr<std::vector<std::string>> Services() const override { return Refused(); }
+  absl::StatusOr<std::vector<store::Operation>> Operations(
+      std::string_view, std::optional<model::SpanKind>) const override {
+    return Refused();
+  }
+  absl::StatusOr<std::vector<store::Dependency>> Dependencies(uint64_t, uint64_t) const override {
+    return Refused();
+  }
+
+ private:
+  static absl::Status Refused() {
+    return absl::FailedPreconditionError(
+        "this process does not have the query role (roles); ask a query node");
+  }
+};
+
+// The sink of an analyze node without local ingest: what its own Kafka
+// consumer group reads goes to analytics only (nothing is stored here), so
+// it is "stored" at once.
+class AnalyzeOnlySink : public receive::SpanSink {
+ public:
+  void Submit(model::SpanBatch batch, std::string_view, std::function<void(absl::Status)> done) override {
+    auto shared = std::make_shared<const model::SpanBatch>(std::move(batch));
+    done(absl::OkStatus());
+    if (stored_listener_) stored_listener_(shared);
+  }
+};
+
+absl::StatusOr<std::string> ReadPasswordFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("clickhouse.password_file: cannot read ", path));
+  std::string line;
+  std::getline(in, line);
+  while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
+  return line;
 }
 
 // The services an incident names, likeliest cause first: the trace-based
@@ -443,62 +576,205 @@ int RunServe(const ServerConfig& config) {
                (*ingest_tokens)->open() ? "no" : "yes", (*query_tokens)->open() ? "no" : "yes",
                (*admin_tokens)->open() ? "no" : "yes");
 
+  // Roles and storage (docs/scaling.md): what this process runs.
+  const bool role_receive = HasRole(config, "receive");
+  const bool role_ingest = HasRole(config, "ingest");
+  const bool role_query = HasRole(config, "query");
+  const bool role_analyze = HasRole(config, "analyze");
+  const bool role_control = HasRole(config, "control");
+  const bool use_kafka = !config.kafka_brokers.empty();
+  const bool embedded = config.storage_backend == "embedded";
+  const bool embedded_here = embedded && role_ingest;  // log, head and blocks live here
+  spdlog::info("roles: {}; storage: {}; kafka: {}", absl::StrJoin(config.roles, ","),
+               config.storage_backend, use_kafka ? config.kafka_brokers : "none");
+
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
   if (ec) {
     spdlog::error("cannot create data dir {}: {}", config.data_dir, ec.message());
     return 1;
   }
-  wal::Options wal_options;
-  wal_options.sync = *wal::ParseSyncPolicy(config.wal_sync);
-  wal_options.batch_window =
-      std::chrono::milliseconds(*query::ParseDurationNanos(config.wal_batch_window) / 1000000);
-  wal_options.segment_bytes = config.wal_segment_bytes;
-  auto log = wal::Wal::Open(config.data_dir + "/wal", wal_options);
-  if (!log.ok()) {
-    spdlog::error("cannot open the write-ahead log: {}", StdView(log.status().message()));
-    return 1;
+  std::unique_ptr<wal::Wal> log;
+  std::unique_ptr<store::BlockSet> blocks;
+  std::unique_ptr<store::Head> head;
+  std::unique_ptr<store::EmbeddedStore> embedded_store;
+  if (embedded_here) {
+    wal::Options wal_options;
+    wal_options.sync = *wal::ParseSyncPolicy(config.wal_sync);
+    wal_options.batch_window =
+        std::chrono::milliseconds(*query::ParseDurationNanos(config.wal_batch_window) / 1000000);
+    wal_options.segment_bytes = config.wal_segment_bytes;
+    auto opened_log = wal::Wal::Open(config.data_dir + "/wal", wal_options);
+    if (!opened_log.ok()) {
+      spdlog::error("cannot open the write-ahead log: {}", StdView(opened_log.status().message()));
+      return 1;
+    }
+    log = *std::move(opened_log);
+    auto opened_blocks = store::BlockSet::Open(config.data_dir + "/blocks");
+    if (!opened_blocks.ok()) {
+      spdlog::error("cannot open the blocks: {}", StdView(opened_blocks.status().message()));
+      return 1;
+    }
+    blocks = *std::move(opened_blocks);
+    head = std::make_unique<store::Head>();
+    embedded_store = std::make_unique<store::EmbeddedStore>(head.get(), blocks.get());
   }
-  auto blocks = store::BlockSet::Open(config.data_dir + "/blocks");
-  if (!blocks.ok()) {
-    spdlog::error("cannot open the blocks: {}", StdView(blocks.status().message()));
-    return 1;
+  // ClickHouse (docs/clickhouse.md): the schema is ensured before anything
+  // listens; a server still starting up is waited for (bounded).
+  std::optional<clickhouse::ClickHouseClient> ch_client;
+  std::unique_ptr<clickhouse::ClickHouseWriter> ch_writer;
+  std::unique_ptr<clickhouse::ClickHouseBackend> ch_backend;
+  if (!embedded && (role_ingest || role_query || role_analyze)) {
+    clickhouse::ClickHouseOptions co;
+    co.url = config.clickhouse_url;
+    co.user = config.clickhouse_user;
+    if (!config.clickhouse_password_file.empty()) {
+      auto password = ReadPasswordFile(config.clickhouse_password_file);
+      if (!password.ok()) {
+        spdlog::error("{}", StdView(password.status().message()));
+        return 2;
+      }
+      co.password = *std::move(password);
+    }
+    auto client = clickhouse::ClickHouseClient::Create(co);
+    if (!client.ok()) {
+      spdlog::error("clickhouse.url: {}", StdView(client.status().message()));
+      return 2;
+    }
+    ch_client.emplace(*std::move(client));
+    clickhouse::SchemaOptions so;
+    so.database = config.clickhouse_database;
+    so.ttl_days = config.clickhouse_ttl_days;
+    absl::Status schema = absl::UnknownError("not tried");
+    for (int attempt = 0; attempt < 60; ++attempt) {  // about 30 s
+      auto features = clickhouse::EnsureSchema(*ch_client, so);
+      schema = features.status();
+      if (schema.ok() || !clickhouse::ClickHouseRetryable(schema)) break;
+      if (attempt == 0) {
+        spdlog::warn("clickhouse at {} not reachable yet, retrying: {}", config.clickhouse_url,
+                     StdView(schema.message()));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    if (!schema.ok()) {
+      spdlog::error("cannot prepare the ClickHouse schema at {} (database {}): {}",
+                    config.clickhouse_url, config.clickhouse_database, StdView(schema.message()));
+      return 1;
+    }
+    if (role_ingest) {
+      clickhouse::WriterOptions wo;
+      wo.database = config.clickhouse_database;
+      wo.max_queue_bytes = config.clickhouse_max_queue_bytes;
+      ch_writer = std::make_unique<clickhouse::ClickHouseWriter>(&*ch_client, wo);
+    }
+    ch_backend =
+        std::make_unique<clickhouse::ClickHouseBackend>(&*ch_client, config.clickhouse_database);
   }
-  store::Head head;
-  store::EmbeddedStore store(&head, blocks->get());
+  NoQueryBackend no_query;
+  // What the root-cause ranker reads (any role that has a store).
+  const store::StorageBackend* backend =
+      embedded_store ? static_cast<const store::StorageBackend*>(embedded_store.get())
+      : ch_backend   ? static_cast<const store::StorageBackend*>(ch_backend.get())
+                     : &no_query;
+  const store::StorageBackend* query_backend = role_query ? backend : &no_query;
+
   Admission admission(config.max_inflight_bytes);
   boost::asio::io_context io(config.http_threads);
   auto work = boost::asio::make_work_guard(io);
+  auto post_to_io = [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); };
   // After the log has a batch, the head append and the answer run on the I/O
   // threads, leaving the log's writer thread to write and sync.
   const uint64_t max_head_bytes =
       config.max_head_bytes != 0 ? config.max_head_bytes : PhysicalMemoryBytes() / 2;
-  receive::Ingester ingester(
-      log->get(), &head, [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); },
-      max_head_bytes);
-  store::FlusherOptions flusher_options;
-  flusher_options.block_duration = std::chrono::milliseconds(
-      *query::ParseDurationNanos(config.block_duration) / 1000000);
-  flusher_options.cut_bytes = config.block_cut_bytes;
-  flusher_options.retention =
-      std::chrono::milliseconds(*query::ParseDurationNanos(config.retention) / 1000000);
-  flusher_options.max_bytes = config.storage_max_bytes;
-  flusher_options.compaction.max_inputs = config.compaction_max_inputs;
-  flusher_options.compaction.target_block_bytes = config.compaction_target_bytes;
-  auto flusher = std::make_unique<store::Flusher>(
-      &head, blocks->get(),
-      [&ingester]() -> absl::StatusOr<store::HeadCut> {
-        auto cut = ingester.Cut();
-        if (!cut.ok()) return cut.status();
-        return store::HeadCut{cut->epoch, cut->wal_seq};
-      },
-      [wal = log->get()](uint64_t seq) { return wal->RemoveThrough(seq); }, flusher_options);
+  // The storage sink (ingest role): the log + head, or the ClickHouse writer.
+  std::unique_ptr<receive::Ingester> ingester;
+  std::unique_ptr<receive::ClickHouseSink> ch_sink;
+  receive::SpanSink* storage_sink = nullptr;
+  if (embedded_here) {
+    ingester = std::make_unique<receive::Ingester>(log.get(), head.get(), post_to_io,
+                                                   max_head_bytes);
+    storage_sink = ingester.get();
+  } else if (ch_writer) {
+    ch_sink = std::make_unique<receive::ClickHouseSink>(ch_writer.get(), post_to_io);
+    storage_sink = ch_sink.get();
+  }
+  // What the receivers hand batches to: Kafka when configured, else storage.
+  std::unique_ptr<kafka::KafkaPublisher> publisher;
+  receive::SpanSink* receive_sink = nullptr;
+  if (role_receive) {
+    if (use_kafka) {
+      kafka::PublisherOptions po;
+      po.brokers = config.kafka_brokers;
+      po.topic = config.kafka_topic;
+      auto p = kafka::KafkaPublisher::Create(po, post_to_io);
+      if (!p.ok()) {
+        spdlog::error("{}", StdView(p.status().message()));
+        return 2;
+      }
+      publisher = *std::move(p);
+      receive_sink = publisher.get();
+    } else {
+      receive_sink = storage_sink;  // Validate: receive without Kafka has ingest
+    }
+  }
+  // Kafka consumers: the ingest group into storage; an analyze node without
+  // ingest reads every batch in a group of its own.
+  AnalyzeOnlySink analyze_only_sink;
+  std::unique_ptr<kafka::KafkaConsumer> ingest_consumer;
+  std::unique_ptr<kafka::KafkaConsumer> analyze_consumer;
+  if (use_kafka) {
+    kafka::ConsumerOptions co;
+    co.brokers = config.kafka_brokers;
+    co.topic = config.kafka_topic;
+    co.max_inflight_bytes = config.kafka_max_inflight_bytes;
+    if (role_ingest) {
+      co.group = config.kafka_group;
+      auto c = kafka::KafkaConsumer::Create(co, storage_sink);
+      if (!c.ok()) {
+        spdlog::error("{}", StdView(c.status().message()));
+        return 2;
+      }
+      ingest_consumer = *std::move(c);
+    } else if (role_analyze && config.analytics_enabled) {
+      co.group = config.kafka_analyze_group;
+      auto c = kafka::KafkaConsumer::Create(co, &analyze_only_sink);
+      if (!c.ok()) {
+        spdlog::error("{}", StdView(c.status().message()));
+        return 2;
+      }
+      analyze_consumer = *std::move(c);
+    }
+  }
+  // Where analytics and the autoscaler see stored batches.
+  receive::SpanSink* analyzed_sink = storage_sink != nullptr ? storage_sink
+                                     : analyze_consumer     ? &analyze_only_sink
+                                                            : nullptr;
+  std::unique_ptr<store::Flusher> flusher;
+  if (embedded_here) {
+    store::FlusherOptions flusher_options;
+    flusher_options.block_duration = std::chrono::milliseconds(
+        *query::ParseDurationNanos(config.block_duration) / 1000000);
+    flusher_options.cut_bytes = config.block_cut_bytes;
+    flusher_options.retention =
+        std::chrono::milliseconds(*query::ParseDurationNanos(config.retention) / 1000000);
+    flusher_options.max_bytes = config.storage_max_bytes;
+    flusher_options.compaction.max_inputs = config.compaction_max_inputs;
+    flusher_options.compaction.target_block_bytes = config.compaction_target_bytes;
+    flusher = std::make_unique<store::Flusher>(
+        head.get(), blocks.get(),
+        [ing = ingester.get()]() -> absl::StatusOr<store::HeadCut> {
+          auto cut = ing->Cut();
+          if (!cut.ok()) return cut.status();
+          return store::HeadCut{cut->epoch, cut->wal_seq};
+        },
+        [wal = log.get()](uint64_t seq) { return wal->RemoveThrough(seq); }, flusher_options);
+  }
   std::unique_ptr<detect::Notifier> notifier;  // incidents call it
   std::unique_ptr<detect::IncidentManager> incidents;  // detection calls it
   std::unique_ptr<detect::Detection> detection;  // outlives analytics, which calls it
   std::unique_ptr<analytics::Analytics> analytics;
   std::unique_ptr<detect::RootCauseRanker> root_causes;  // reads incidents, the store, series
-  if (config.analytics_enabled) {
+  if (config.analytics_enabled && role_analyze && analyzed_sink != nullptr) {
     analytics::AnalyticsOptions o;
     o.series.step_nanos = static_cast<uint64_t>(*query::ParseDurationNanos(config.analytics_step));
     o.series.window_nanos =
@@ -537,7 +813,7 @@ int RunServe(const ServerConfig& config) {
         [inc = incidents.get()](const detect::Anomaly& an) { inc->OnAnomaly(an); },
         [inc = incidents.get()](uint64_t t) { inc->Advance(t); },
         [inc = incidents.get()](const detect::Anomaly& an) { inc->OnOngoing(an); });
-    root_causes = std::make_unique<detect::RootCauseRanker>(&store, &analytics->series(),
+    root_causes = std::make_unique<detect::RootCauseRanker>(backend, &analytics->series(),
                                                             incidents.get());
     root_causes->Start();
   }
@@ -546,7 +822,7 @@ int RunServe(const ServerConfig& config) {
   std::unique_ptr<control::KubeActuator> kube_actuator;
   std::unique_ptr<control::Autoscaler> autoscaler;
   std::unique_ptr<control::KedaScaler> keda;
-  if (config.autoscaler_enabled) {
+  if (config.autoscaler_enabled && role_control && analyzed_sink != nullptr) {
     control::AutoscalerOptions o;
     o.controller.interval_s =
         static_cast<double>(*query::ParseDurationNanos(config.autoscaler_interval)) / 1e9;
@@ -600,8 +876,8 @@ int RunServe(const ServerConfig& config) {
           keda_options);
     }
   }
-  if (analytics || autoscaler) {
-    ingester.SetStoredListener([a = analytics.get(), s = autoscaler.get()](
+  if ((analytics || autoscaler) && analyzed_sink != nullptr) {
+    analyzed_sink->SetStoredListener([a = analytics.get(), s = autoscaler.get()](
                                    const std::shared_ptr<const model::SpanBatch>& batch) {
       if (a != nullptr) a->Enqueue(batch);
       if (s != nullptr) s->PushSpans(*batch);
@@ -630,8 +906,13 @@ int RunServe(const ServerConfig& config) {
   query::ApiOptions api_options;
   api_options.now_nanos = NowNanos;
   api_options.metrics_text = [&] {
-    std::string text = MetricsText(ingester, **log, head, max_head_bytes, admission) +
-                       StorageMetricsText(**blocks, *flusher);
+    std::string text =
+        MetricsText(receive_sink, log.get(), head.get(), max_head_bytes, admission);
+    if (blocks && flusher) text += StorageMetricsText(*blocks, *flusher);
+    std::vector<std::pair<std::string, const kafka::KafkaConsumer*>> consumers;
+    if (ingest_consumer) consumers.emplace_back(config.kafka_group, ingest_consumer.get());
+    if (analyze_consumer) consumers.emplace_back(config.kafka_analyze_group, analyze_consumer.get());
+    text += ScaleOutMetricsText(ch_writer.get(), publisher.get(), consumers);
     if (analytics) text += analytics->MetricsText();
     if (detection) text += detection->MetricsText();
     if (incidents) text += incidents->MetricsText();
@@ -646,9 +927,11 @@ int RunServe(const ServerConfig& config) {
   api_options.incidents = incidents.get();
   api_options.autoscaler = autoscaler.get();
   api_options.ui = ui_files ? &*ui_files : nullptr;
-  query::QueryApi query_api(&store, api_options);
-  receive::OtlpHttpHandler otlp_http(&ingester, receiver_options);
-  receive::ZipkinHandler zipkin(&ingester, receiver_options);
+  query::QueryApi query_api(query_backend, api_options);
+  // Without the receive role the handlers exist but never listen.
+  receive::SpanSink* handler_sink = receive_sink != nullptr ? receive_sink : &analyze_only_sink;
+  receive::OtlpHttpHandler otlp_http(handler_sink, receiver_options);
+  receive::ZipkinHandler zipkin(handler_sink, receiver_options);
 
   serve::HttpServerOptions ingest_http;
   ingest_http.max_body_bytes = config.max_request_bytes;
@@ -682,7 +965,7 @@ int RunServe(const ServerConfig& config) {
   serve::HttpServer otlp_http_server(io, "otlp_http", &otlp_http, ingest_http);
   serve::HttpServer zipkin_server(io, "zipkin", &zipkin, ingest_http);
   serve::HttpServer query_server(io, "query", &query_api, query_http);
-  receive::OtlpGrpcReceiver grpc(&ingester, receiver_options, &admission,
+  receive::OtlpGrpcReceiver grpc(handler_sink, receiver_options, &admission,
                                  receive::GrpcSecurity{tls_files, ingest_tokens->get()});
 
   // The query API listens first, so /healthz and /readyz (503 until then)
@@ -692,20 +975,24 @@ int RunServe(const ServerConfig& config) {
     return 1;
   }
   IoThreads threads(io, config.http_threads);
-  if (auto s = Replay(log->get(), &head, (*blocks)->covered_wal_seq()); !s.ok()) {
-    spdlog::error("cannot replay the write-ahead log: {}", StdView(s.message()));
-    return 1;
-  }
-  for (auto [server, address] : {std::pair{&otlp_http_server, &config.otlp_http_addr},
-                                 std::pair{&zipkin_server, &config.zipkin_addr}}) {
-    if (auto s = server->Listen(*address); !s.ok()) {
-      spdlog::error("{}", StdView(s.message()));
+  if (embedded_here) {
+    if (auto s = Replay(log.get(), head.get(), blocks->covered_wal_seq()); !s.ok()) {
+      spdlog::error("cannot replay the write-ahead log: {}", StdView(s.message()));
       return 1;
     }
   }
-  if (auto s = grpc.Start(config.otlp_grpc_addr); !s.ok()) {
-    spdlog::error("{}", StdView(s.message()));
-    return 1;
+  if (role_receive) {
+    for (auto [server, address] : {std::pair{&otlp_http_server, &config.otlp_http_addr},
+                                   std::pair{&zipkin_server, &config.zipkin_addr}}) {
+      if (auto s = server->Listen(*address); !s.ok()) {
+        spdlog::error("{}", StdView(s.message()));
+        return 1;
+      }
+    }
+    if (auto s = grpc.Start(config.otlp_grpc_addr); !s.ok()) {
+      spdlog::error("{}", StdView(s.message()));
+      return 1;
+    }
   }
 
   std::string keda_address;
@@ -721,21 +1008,26 @@ int RunServe(const ServerConfig& config) {
 
   auto grpc_host = serve::ParseHostPort(config.otlp_grpc_addr);
   const std::string grpc_address =
-      absl::StrCat(grpc_host.ok() ? grpc_host->first : "127.0.0.1", ":", grpc.port());
+      role_receive ? absl::StrCat(grpc_host.ok() ? grpc_host->first : "127.0.0.1", ":", grpc.port())
+                   : "";
+  const std::string otlp_http_address = role_receive ? otlp_http_server.address() : "";
+  const std::string zipkin_address = role_receive ? zipkin_server.address() : "";
   spdlog::info("ariadne serving: otlp_grpc={} otlp_http={} zipkin={} query={} data_dir={}",
-               grpc_address, otlp_http_server.address(), zipkin_server.address(),
+               grpc_address, otlp_http_address, zipkin_address,
                query_server.address(), config.data_dir);
   if (!config.listen_file.empty()) {
     const std::string json =
         absl::StrCat("{\"otlp_grpc\":\"", grpc_address, "\",\"otlp_http\":\"",
-                     otlp_http_server.address(), "\",\"zipkin\":\"", zipkin_server.address(),
+                     otlp_http_address, "\",\"zipkin\":\"", zipkin_address,
                      "\",\"query\":\"", query_server.address(), "\"",
                      keda ? absl::StrCat(",\"keda\":\"", keda_address, "\"") : "", "}\n");
     if (auto s = WriteFileAtomically(config.listen_file, json); !s.ok()) {
       spdlog::error("{}", StdView(s.message()));
     }
   }
-  flusher->Start();
+  if (flusher) flusher->Start();
+  if (ingest_consumer) ingest_consumer->Start();
+  if (analyze_consumer) analyze_consumer->Start();
   if (notifier) {
     if (auto s = notifier->Start(); !s.ok()) {
       spdlog::error("detection: {}", StdView(s.message()));
@@ -760,7 +1052,7 @@ int RunServe(const ServerConfig& config) {
   otlp_http_server.StopAccepting();
   zipkin_server.StopAccepting();
   query_server.StopAccepting();
-  grpc.Shutdown(config.shutdown_grace_seconds);
+  if (role_receive) grpc.Shutdown(config.shutdown_grace_seconds);
   // Requests already read are answered once the log has them.
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::seconds(config.shutdown_grace_seconds);
@@ -770,16 +1062,26 @@ int RunServe(const ServerConfig& config) {
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  // Consumers finish (store and commit) the window they hold; then the
+  // publisher waits for its delivery reports and the writer drains its
+  // queue into ClickHouse, answering what it cannot send Unavailable.
+  const auto grace = std::chrono::seconds(config.shutdown_grace_seconds);
+  if (ingest_consumer) ingest_consumer->Stop(grace);
+  if (analyze_consumer) analyze_consumer->Stop(grace);
+  if (publisher) publisher->Stop(static_cast<int>(config.shutdown_grace_seconds) * 1000);
+  if (ch_writer) ch_writer->Stop(grace);
   if (keda) keda->Shutdown(std::chrono::seconds(2));
   if (autoscaler) autoscaler->Stop();
-  flusher->Stop();  // a block being written is finished first
+  if (flusher) flusher->Stop();  // a block being written is finished first
   if (resource_puller) resource_puller->Stop();
   if (analytics) analytics->Stop();
   if (notifier) notifier->Stop();
   int exit_code = 0;
-  if (auto s = (*log)->Close(); !s.ok()) {
-    spdlog::error("closing the write-ahead log: {}", StdView(s.message()));
-    exit_code = 1;
+  if (log) {
+    if (auto s = log->Close(); !s.ok()) {
+      spdlog::error("closing the write-ahead log: {}", StdView(s.message()));
+      exit_code = 1;
+    }
   }
   // Let the last answers go out, then stop the I/O threads.
   std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -14,7 +14,7 @@
 #include <string_view>
 
 #include "decode/decode.h"
-#include "receive/ingest.h"
+#include "receive/sink.h"
 #include "serve/http_server.h"
 
 namespace ariadne::receive {
@@ -27,25 +27,25 @@ struct ReceiverOptions {
 
 class OtlpHttpHandler : public serve::HttpHandler {
  public:
-  OtlpHttpHandler(Ingester* ingester, ReceiverOptions options)
+  OtlpHttpHandler(SpanSink* ingester, ReceiverOptions options)
       : ingester_(ingester), options_(std::move(options)) {}
   void Handle(serve::HttpRequest request, serve::Responder respond) override;
   serve::HttpResponse ErrorResponse(int status, std::string message,
                                     std::string_view request_content_type) override;
 
  private:
-  Ingester* const ingester_;
+  SpanSink* const ingester_;
   const ReceiverOptions options_;
 };
 
 class ZipkinHandler : public serve::HttpHandler {
  public:
-  ZipkinHandler(Ingester* ingester, ReceiverOptions options)
+  ZipkinHandler(SpanSink* ingester, ReceiverOptions options)
       : ingester_(ingester), options_(std::move(options)) {}
   void Handle(serve::HttpRequest request, serve::Responder respond) override;
 
  private:
-  Ingester* const ingester_;
+  SpanSink* const ingester_;
   const ReceiverOptions options_;
 };
 

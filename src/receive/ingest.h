@@ -22,23 +22,14 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "model/span_batch.h"
+#include "receive/sink.h"
 #include "store/head.h"
 #include "wal/wal.h"
 
 namespace ariadne::receive {
 
-enum class Protocol : uint8_t { kOtlpGrpc = 0, kOtlpHttpProto, kOtlpHttpJson, kZipkin, kCount };
-std::string_view ProtocolName(Protocol p);  // label value on /metrics
-
-struct IngestCounters {
-  std::atomic<uint64_t> requests{0};
-  std::atomic<uint64_t> accepted_spans{0};
-  std::atomic<uint64_t> rejected_spans{0};  // invalid spans (partial success)
-  std::atomic<uint64_t> malformed_requests{0};
-  std::atomic<uint64_t> refused_requests{0};  // overload or log failure
-};
-
-class Ingester {
+// The embedded store's SpanSink (sink.h).
+class Ingester : public SpanSink {
  public:
   using Executor = std::function<void(std::function<void()>)>;
   // `run_after_log` runs the work that follows a log append; if empty, it
@@ -53,18 +44,12 @@ class Ingester {
         run_after_log_(std::move(run_after_log)),
         max_head_bytes_(max_head_bytes) {}
 
-  // Called with every batch once it is in the head and its client has been
-  // answered (analytics' PushSpans), on the thread that answered. Set before
-  // the first Submit; it must not block.
-  using StoredListener = std::function<void(const std::shared_ptr<const model::SpanBatch>&)>;
-  void SetStoredListener(StoredListener listener) { stored_listener_ = std::move(listener); }
-
   // `raw_otlp`, if not empty, is the protobuf encoding of exactly this batch
   // and lives in memory the batch owns (its adopted request body, when no
   // span was rejected): it becomes the log record as-is, without a copy.
   // Otherwise the batch is encoded.
   void Submit(model::SpanBatch batch, std::string_view raw_otlp,
-              std::function<void(absl::Status)> done);
+              std::function<void(absl::Status)> done) override;
 
   // Where the head can be cut into a block: every batch submitted before
   // Cut() was called is in the log at a sequence number <= `wal_seq` and in
@@ -77,16 +62,11 @@ class Ingester {
   };
   absl::StatusOr<CutPoint> Cut();
 
-  IngestCounters& counters(Protocol p) { return counters_[static_cast<size_t>(p)]; }
-  const IngestCounters& counters(Protocol p) const { return counters_[static_cast<size_t>(p)]; }
-
  private:
   wal::Wal* const wal_;
   store::Head* const head_;
   const Executor run_after_log_;
   const uint64_t max_head_bytes_;
-  StoredListener stored_listener_;
-  std::array<IngestCounters, static_cast<size_t>(Protocol::kCount)> counters_;
 
   // Submit holds cut_mu_ shared while it takes its epoch and hands the batch
   // to the log; Cut holds it exclusively while it moves to the next epoch

@@ -33,7 +33,7 @@ grpc::ByteBuffer ToByteBuffer(const std::string& bytes) {
 // One Export call: read the request, decode, ingest, answer.
 class ExportReactor : public grpc::ServerGenericBidiReactor {
  public:
-  ExportReactor(Ingester* ingester, const ReceiverOptions* options, Admission* admission)
+  ExportReactor(SpanSink* ingester, const ReceiverOptions* options, Admission* admission)
       : ingester_(ingester), options_(options), admission_(admission) {
     StartRead(&request_);
   }
@@ -108,7 +108,7 @@ class ExportReactor : public grpc::ServerGenericBidiReactor {
     reserved_ = 0;
   }
 
-  Ingester* const ingester_;
+  SpanSink* const ingester_;
   const ReceiverOptions* const options_;
   Admission* const admission_;
   grpc::ByteBuffer request_;
@@ -127,7 +127,7 @@ class Finished : public grpc::ServerGenericBidiReactor {
 
 class OtlpGrpcReceiver::Service : public grpc::CallbackGenericService {
  public:
-  Service(Ingester* ingester, ReceiverOptions options, Admission* admission, TokenSet* tokens)
+  Service(SpanSink* ingester, ReceiverOptions options, Admission* admission, TokenSet* tokens)
       : ingester_(ingester),
         options_(std::move(options)),
         admission_(admission),
@@ -157,13 +157,13 @@ class OtlpGrpcReceiver::Service : public grpc::CallbackGenericService {
   const ReceiverOptions& options() const { return options_; }
 
  private:
-  Ingester* const ingester_;
+  SpanSink* const ingester_;
   const ReceiverOptions options_;
   Admission* const admission_;
   TokenSet* const tokens_;
 };
 
-OtlpGrpcReceiver::OtlpGrpcReceiver(Ingester* ingester, ReceiverOptions options,
+OtlpGrpcReceiver::OtlpGrpcReceiver(SpanSink* ingester, ReceiverOptions options,
                                    Admission* admission, GrpcSecurity security)
     : service_(std::make_unique<Service>(ingester, std::move(options), admission, security.tokens)),
       admission_limit_(admission != nullptr ? admission->limit() : 0),

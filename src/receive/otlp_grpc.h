@@ -22,7 +22,7 @@
 #include "common/admission.h"
 #include "common/auth.h"
 #include "receive/http_receivers.h"
-#include "receive/ingest.h"
+#include "receive/sink.h"
 #include "serve/tls_files.h"
 
 namespace ariadne::receive {
@@ -34,7 +34,7 @@ struct GrpcSecurity {
 
 class OtlpGrpcReceiver {
  public:
-  OtlpGrpcReceiver(Ingester* ingester, ReceiverOptions options, Admission* admission,
+  OtlpGrpcReceiver(SpanSink* ingester, ReceiverOptions options, Admission* admission,
                    GrpcSecurity security = {});
   ~OtlpGrpcReceiver();
 
