@@ -84,8 +84,12 @@ void CheckBlocks(const std::string& dir, Report* r) {
     }
     const store::BlockMeta& m = (*block)->meta();
     r->Ok("block", p.string(),
-          fmt::format("{} spans, {} traces, {} row groups, {} bytes", m.spans, m.traces,
-                      m.row_groups, m.bytes));
+          fmt::format("{} spans, {} traces, {} row groups, {} bytes, format {}{}", m.spans,
+                      m.traces, m.row_groups, m.bytes, m.format_version,
+                      // Version 1 blocks are read without attribute filters, so
+                      // their high-cardinality searches read every row group;
+                      // compaction rewrites them as version 2.
+                      m.format_version < 2 ? " (no attribute filters)" : ""));
   }
 }
 

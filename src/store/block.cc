@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 #include <zstd.h>
 
 #include <rapidjson/document.h>
@@ -13,6 +14,7 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -145,8 +147,10 @@ class ChunkSink {
     if (fd_ >= 0) ::close(fd_);
   }
 
-  absl::Status Open(std::string path, const char (&magic)[4], ZSTD_CCtx* cctx, int level) {
+  absl::Status Open(std::string path, const char (&magic)[4], ZSTD_CCtx* cctx, int level,
+                    uint8_t version) {
     path_ = std::move(path);
+    version_ = version;
     magic_ = magic;
     cctx_ = cctx;
     level_ = level;
@@ -154,7 +158,7 @@ class ChunkSink {
     if (fd_ < 0) return ErrnoStatus("open", path_);
     Out h;
     h.Bytes(magic, 4);
-    h.U8(kVersion);
+    h.U8(version_);
     h.Bytes("\0\0\0", 3);
     buf_ = std::move(h.str());
     return absl::OkStatus();
@@ -220,7 +224,7 @@ class ChunkSink {
     tail.Fixed64(dir_offset);
     tail.Fixed32(static_cast<uint32_t>(dir.size()));
     tail.Fixed32(wal::crc32c::Value(dir.str()));
-    tail.U8(kVersion);
+    tail.U8(version_);
     tail.Bytes("\0\0\0", 3);
     tail.Bytes(magic_, 4);
     buf_ += tail.str();
@@ -237,12 +241,14 @@ class ChunkSink {
   const char* magic_ = nullptr;
   ZSTD_CCtx* cctx_ = nullptr;
   int level_ = 3;
+  uint8_t version_ = kVersion;
   int fd_ = -1;
   uint64_t written_ = 0;  // bytes in the file
   std::string buf_;       // bytes after them, not yet written
 };
 
 struct Directory {
+  uint8_t version = 0;  // of the file (header and footer agree)
   uint32_t groups = 0;
   uint32_t columns = 0;
   uint64_t min_start = 0;
@@ -256,7 +262,8 @@ absl::Status ReadDirectory(int fd, const std::string& path, uint64_t size, const
   char header[kHeaderSize];
   if (absl::Status s = PreadExact(fd, path, 0, header, kHeaderSize); !s.ok()) return s;
   if (std::memcmp(header, magic, 4) != 0) return DataLoss(path, 0, "bad magic");
-  if (static_cast<uint8_t>(header[4]) != kVersion) {
+  const uint8_t header_version = static_cast<uint8_t>(header[4]);
+  if (header_version < kMinVersion || header_version > kVersion) {
     return DataLoss(path, 4, absl::StrCat("unknown version ", static_cast<int>(header[4])));
   }
   if (header[5] != 0 || header[6] != 0 || header[7] != 0) return DataLoss(path, 5, "bad header");
@@ -273,7 +280,8 @@ absl::Status ReadDirectory(int fd, const std::string& path, uint64_t size, const
   if (!f.ok() || m != std::string_view(magic, 4) || reserved != std::string_view("\0\0\0", 3)) {
     return DataLoss(path, footer_at, "bad footer");
   }
-  if (version != kVersion) return DataLoss(path, footer_at, "footer version mismatch");
+  if (version != header_version) return DataLoss(path, footer_at, "footer version mismatch");
+  dir->version = version;
   if (dir_offset < kHeaderSize || dir_offset + dir_len != footer_at ||
       dir_len < kDirHeaderSize) {
     return DataLoss(path, footer_at, "bad directory position");
@@ -576,6 +584,18 @@ std::string_view TagText(const SpanBatch& b, const AnyValue& v, std::string* tmp
   return *tmp;
 }
 
+// What the attribute filters hold for key=text: the text's xxh3 seeded with
+// the key's, so that the same text under two keys hashes apart.
+uint64_t AttrHash(std::string_view key, std::string_view text) {
+  return XXH3_64bits_withSeed(text.data(), text.size(), XXH3_64bits(key.data(), key.size()));
+}
+
+// Filter blocks (of 256 bits) for `entries` distinct pairs.
+uint32_t FilterBlocksFor(size_t entries, double bits_per_entry) {
+  const double bits = std::ceil(static_cast<double>(entries) * bits_per_entry);
+  return static_cast<uint32_t>(std::clamp<double>(std::ceil(bits / 256), 1, 1u << 24));
+}
+
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -785,7 +805,7 @@ absl::Status ParseMetaJson(const std::string& path, std::string_view text, Block
   auto id = d.FindMember("id");
   if (id == d.MemberEnd() || !id->value.IsString()) return bad("missing id");
   m->id.assign(id->value.GetString(), id->value.GetStringLength());
-  if (!u64("format_version", &v) || v != kVersion) return bad("unknown format_version");
+  if (!u64("format_version", &v) || v < kMinVersion || v > kVersion) return bad("unknown format_version");
   m->format_version = static_cast<uint32_t>(v);
   if (!u64("min_start_nano", &m->min_start_nano) || !u64("max_start_nano", &m->max_start_nano) ||
       !u64("spans", &m->spans) || !u64("traces", &m->traces) || !u64("bytes", &m->bytes) ||
@@ -916,6 +936,9 @@ class BlockWriterImpl final : public BlockWriter {
     if (status_.ok()) status_ = s;
     return s;
   }
+  // Without filters the writer writes version 1, the layout before them.
+  bool filters() const { return options_.attribute_filter_bits_per_entry > 0; }
+  uint8_t version() const { return filters() ? kVersion : 1; }
 
   const std::string blocks_dir_;
   const BlockMeta meta_in_;
@@ -950,6 +973,9 @@ class BlockWriterImpl final : public BlockWriter {
   std::vector<ChunkRef> group_chunks_;  // kColumns per row group, in order
   std::vector<PageRef> pages_;
   std::vector<std::pair<TraceId, uint32_t>> page_;  // the trace-id page being filled
+  // Attribute filters (version 2): blocks per row group, their words in order.
+  std::vector<uint32_t> filter_blocks_;
+  std::vector<uint32_t> filter_words_;
   uint64_t spans_ = 0;
   uint64_t traces_ = 0;
   uint64_t min_start_ = UINT64_MAX;
@@ -968,11 +994,12 @@ absl::Status BlockWriterImpl::Init() {
   tmp_dir_ = tmp;
   cctx_ = ZSTD_createCCtx();
   if (cctx_ == nullptr) return absl::ResourceExhaustedError("zstd: cannot create a context");
-  if (absl::Status s = data_.Open(tmp_dir_ + "/data.blk", kDataMagic, cctx_, options_.zstd_level);
+  if (absl::Status s = data_.Open(tmp_dir_ + "/data.blk", kDataMagic, cctx_, options_.zstd_level,
+                                  version());
       !s.ok()) {
     return s;
   }
-  return index_.Open(tmp_dir_ + "/index.blk", kIndexMagic, cctx_, options_.zstd_level);
+  return index_.Open(tmp_dir_ + "/index.blk", kIndexMagic, cctx_, options_.zstd_level, version());
 }
 
 absl::Status BlockWriterImpl::AddTrace(std::span<const SpanRef> spans) {
@@ -1146,6 +1173,29 @@ absl::Status BlockWriterImpl::FlushRowGroup() {
   };
   for (const SpanRef& ref : rg_) note(*ref.batch, ref.batch->span_attributes[ref.row]);
   for (uint32_t r : used_resources) note(tables_, tables_.resources[r].attributes);
+
+  // 3b. The attribute filter: every distinct key=text of the span attributes
+  // and of the resources used. Posted keys are in it too: a key posted now
+  // may overflow in a later row group and then lose its postings.
+  if (filters()) {
+    std::vector<uint64_t> hashes;
+    auto hash = [&](const SpanBatch& b, Range r) {
+      for (uint32_t i = 0; i < r.count; ++i) {
+        const KeyValue& kv = b.attributes[r.first + i];
+        hashes.push_back(AttrHash(kv.key, TagText(b, kv.value, &tmp)));
+      }
+    };
+    for (const SpanRef& ref : rg_) hash(*ref.batch, ref.batch->span_attributes[ref.row]);
+    for (uint32_t r : used_resources) hash(tables_, tables_.resources[r].attributes);
+    std::sort(hashes.begin(), hashes.end());
+    hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
+    const uint32_t blocks =
+        FilterBlocksFor(hashes.size(), options_.attribute_filter_bits_per_entry);
+    const size_t at = filter_words_.size();
+    filter_words_.resize(at + 8 * static_cast<size_t>(blocks));
+    for (uint64_t h : hashes) FilterInsert(filter_words_.data() + at, blocks, h);
+    filter_blocks_.push_back(blocks);
+  }
   std::vector<std::pair<absl::string_view, bool>> decisions;  // (key, overflow)
   for (auto& [key, lk] : local_keys) {
     const KeyState* ks = nullptr;
@@ -1478,13 +1528,22 @@ absl::StatusOr<BlockMeta> BlockWriterImpl::FinishImpl() {
     index_chunks[kPageIndex] = *ref;
   }
   for (const PageRef& p : pages_) index_chunks.push_back(p.chunk);
+  if (filters()) {
+    Out o;
+    o.Varint(filter_blocks_.size());
+    for (uint32_t blocks : filter_blocks_) o.Varint(blocks);
+    for (uint32_t w : filter_words_) o.Fixed32(w);
+    absl::StatusOr<ChunkRef> ref = index_.Add(o.str());
+    if (!ref.ok()) return ref.status();
+    index_chunks.push_back(*ref);
+  }
   absl::StatusOr<uint64_t> index_bytes = index_.Finish(index_chunks, 0, 0, min_start_);
   if (!index_bytes.ok()) return index_bytes.status();
 
   // meta.json and the publish protocol.
   BlockMeta meta;
   meta.id = absl::StrFormat("%016x%016x", min_start_ / 1000000, random_);
-  meta.format_version = kVersion;
+  meta.format_version = version();
   meta.min_start_nano = min_start_;
   meta.max_start_nano = max_start_;
   meta.spans = spans_;
@@ -1886,6 +1945,17 @@ class BlockImpl final : public Block {
       for (uint32_t g : groups->second) in_list[g] = true;
       for (size_t g = 0; g < stats_.size(); ++g) candidate[g] = candidate[g] && in_list[g];
     }
+    // Tags the postings cannot decide: a row group whose attribute filter
+    // lacks key=value has no span or resource with it. (The special keys
+    // also match by status or kind, which the filters do not hold.)
+    std::vector<uint64_t> filter_hashes;
+    if (!filter_blocks_.empty()) {
+      for (const auto& [key, value] : q.tags) {
+        if (IsSpecialTag(key)) continue;
+        if (auto id = tables.Find(key); id && postings_.contains(*id)) continue;
+        filter_hashes.push_back(AttrHash(key, value));
+      }
+    }
     // Per scope (block-wide, once per query): whether its resource's service
     // is the one asked for.
     std::vector<uint8_t> scope_ok;
@@ -1947,6 +2017,16 @@ class BlockImpl final : public Block {
         });
         if (!any) continue;
       }
+      if (!filter_hashes.empty()) {
+        const uint32_t* words = filter_words_.data() + filter_at_[g];
+        const uint32_t blocks = filter_blocks_[g];
+        if (!std::all_of(filter_hashes.begin(), filter_hashes.end(),
+                         [&](uint64_t h) { return FilterMayContain(words, blocks, h); })) {
+          groups_filtered_.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
+      }
+      groups_read_.fetch_add(1, std::memory_order_relaxed);
       absl::StatusOr<RowGroupData> rg = LoadRowGroup(g, columns);
       if (!rg.ok()) return rg.status();
       const uint32_t n = s.spans;
@@ -2121,8 +2201,14 @@ class BlockImpl final : public Block {
 
   absl::Status Verify() const override;
 
+  BlockSearchStats search_stats() const override {
+    return {groups_read_.load(std::memory_order_relaxed),
+            groups_filtered_.load(std::memory_order_relaxed)};
+  }
+
   uint64_t memory_bytes() const override {
     uint64_t n = sizeof(*this) + bloom_.size() * 8 + pages_.size() * sizeof(Page) +
+                 filter_words_.size() * 4 + filter_blocks_.size() * (4 + sizeof(size_t)) +
                  (data_dir_.chunks.size() + index_dir_.chunks.size()) * sizeof(ChunkRef);
     for (const RowGroupStats& s : stats_) {
       n += sizeof(s) + (s.services.size() + s.names.size()) * 4 + s.triples.size() * sizeof(Triple);
@@ -2187,6 +2273,13 @@ class BlockImpl final : public Block {
   std::vector<RowGroupStats> stats_;
   // key id -> value id -> row groups
   absl::flat_hash_map<uint32_t, absl::flat_hash_map<uint32_t, std::vector<uint32_t>>> postings_;
+  // Attribute filters (version 2; empty for version 1): per row group its
+  // number of 256-bit blocks and where its words start in filter_words_.
+  std::vector<uint32_t> filter_blocks_;
+  std::vector<size_t> filter_at_;
+  std::vector<uint32_t> filter_words_;
+  mutable std::atomic<uint64_t> groups_read_{0};
+  mutable std::atomic<uint64_t> groups_filtered_{0};
   mutable absl::Mutex mu_;
   mutable std::shared_ptr<const Tables> tables_ ABSL_GUARDED_BY(mu_);
 };
@@ -2233,7 +2326,9 @@ absl::StatusOr<std::shared_ptr<Block>> BlockImpl::OpenImpl(const std::string& di
       !s.ok()) {
     return s;
   }
-  if (idir.chunks.size() < kIndexChunks || idir.min_start != b->meta_.min_start_nano) {
+  const bool has_filters = b->meta_.format_version >= 2;
+  if (idir.chunks.size() < kIndexChunks + (has_filters ? 1u : 0u) ||
+      idir.min_start != b->meta_.min_start_nano || idir.version != b->meta_.format_version) {
     return DataLoss(b->index_path_, 0, "bad index directory");
   }
   std::vector<std::string> raw(idir.chunks.size());
@@ -2289,7 +2384,8 @@ absl::StatusOr<std::shared_ptr<Block>> BlockImpl::OpenImpl(const std::string& di
       p.count = in.Varint32();
       total += p.count;
     }
-    if (!in.done() || n + kIndexChunks != idir.chunks.size() || total != b->meta_.traces) {
+    if (!in.done() || n + kIndexChunks + (has_filters ? 1u : 0u) != idir.chunks.size() ||
+        total != b->meta_.traces) {
       return DataLoss(b->index_path_, idir.chunks[kPageIndex].offset, "bad page index");
     }
     std::vector<std::pair<TraceId, uint32_t>> entries;
@@ -2299,6 +2395,31 @@ absl::StatusOr<std::shared_ptr<Block>> BlockImpl::OpenImpl(const std::string& di
           (p > 0 && !(b->pages_[p - 1].first < b->pages_[p].first))) {
         return DataLoss(b->index_path_, idir.chunks[kIndexChunks + p].offset, "bad trace page");
       }
+    }
+  }
+
+  if (has_filters) {
+    const size_t last = idir.chunks.size() - 1;
+    In in(raw[last]);
+    const uint32_t n = in.Count();
+    bool ok = n == b->meta_.row_groups;
+    b->filter_blocks_.resize(ok ? n : 0);
+    b->filter_at_.resize(ok ? n : 0);
+    uint64_t words = 0;
+    for (uint32_t g = 0; ok && g < n; ++g) {
+      const uint32_t blocks = in.Varint32();
+      b->filter_blocks_[g] = blocks;
+      b->filter_at_[g] = words;
+      words += 8 * static_cast<uint64_t>(blocks);
+      ok = in.ok() && blocks > 0;
+    }
+    ok = ok && in.left() == words * 4;
+    if (ok) {
+      b->filter_words_.resize(words);
+      for (uint32_t& w : b->filter_words_) w = in.Fixed32();
+    }
+    if (!ok || !in.done()) {
+      return DataLoss(b->index_path_, idir.chunks[last].offset, "bad attribute filters");
     }
   }
 
@@ -2316,6 +2437,7 @@ absl::StatusOr<std::shared_ptr<Block>> BlockImpl::OpenImpl(const std::string& di
     return s;
   }
   if (ddir.groups != b->meta_.row_groups || ddir.columns != kColumns ||
+      ddir.version != b->meta_.format_version ||
       ddir.chunks.size() != kBlockChunks + static_cast<size_t>(ddir.groups) * kColumns ||
       ddir.min_start != b->meta_.min_start_nano) {
     return DataLoss(b->data_path_, data_bytes - kFooterSize, "directory disagrees with meta.json");
@@ -2736,6 +2858,28 @@ absl::Status BlockImpl::Verify() const {
     if (!(st == stats_[g])) {
       return DataLoss(index_path_, stats_at, absl::StrCat("statistics of row group ", g,
                                                           " disagree with its data"));
+    }
+    // The attribute filter holds every key=text of the row group.
+    if (!filter_blocks_.empty()) {
+      const uint32_t* words = filter_words_.data() + filter_at_[g];
+      std::string tmp;
+      auto covered = [&](Range attrs) {
+        for (uint32_t i = 0; i < attrs.count; ++i) {
+          const KeyValue& kv = b.attributes[attrs.first + i];
+          if (!FilterMayContain(words, filter_blocks_[g],
+                                AttrHash(kv.key, TagText(b, kv.value, &tmp)))) {
+            return false;
+          }
+        }
+        return true;
+      };
+      for (uint32_t r = 0; r < b.size(); ++r) {
+        if (!covered(b.span_attributes[r]) ||
+            !covered(b.resources[b.scopes[b.scope[r]].resource].attributes)) {
+          return DataLoss(index_path_, index_dir_.chunks.back().offset,
+                          absl::StrCat("attribute filter of row group ", g, " misses a value"));
+        }
+      }
     }
     for (const TraceId& id : rg->ids) {
       if (!group_of.emplace(id, g).second) {

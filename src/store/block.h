@@ -7,8 +7,10 @@
 //               start), each column a zstd-compressed chunk with a CRC-32C;
 //   index.blk   a bloom filter and a paged, sorted trace-id table (trace id
 //               -> row group), per-row-group statistics (time range, the
-//               service and operation ids present) and postings for
-//               low-cardinality attribute values (key=value -> row groups);
+//               service and operation ids present), postings for
+//               low-cardinality attribute values (key=value -> row groups)
+//               and a bloom filter per row group of its attribute key=value
+//               pairs (format version 2);
 //   meta.json   written last: a block is visible once it exists.
 // A block is written to blocks/tmp-<random>/, fsynced, and published by
 // renaming the directory to blocks/<id> (then the parent directory is
@@ -65,6 +67,11 @@ struct BlockWriterOptions {
   // block get postings (key=value -> row groups) in index.blk.
   uint32_t postings_max_values = 1000;
   double bloom_bits_per_trace = 10;
+  // Bits per distinct attribute key=value of a row group in its attribute
+  // filter (index.blk), which lets a search skip row groups without a value
+  // that has no postings (a user id, say). 0: no filters, and the block is
+  // written in format version 1 (the layout before them).
+  double attribute_filter_bits_per_entry = 10;
   // Strings used twice or more in a row group join the block's dictionary
   // only while it holds less than this many bytes (afterwards they are
   // written inline). Span names, service names, attribute keys and posted
@@ -86,8 +93,9 @@ struct BlockWriterOptions {
 // Memory: the spans of the current row group (as SpanRefs: the caller's
 // batches stay alive until the row group is written), the dictionary and
 // the resource/scope tables (distinct values), and per row group its
-// statistics and postings; per trace only the bloom filter's bits at Finish
-// (the trace ids are read back from the pages written).
+// statistics, postings and attribute filter; per trace only the bloom
+// filter's bits at Finish (the trace ids are read back from the pages
+// written).
 class BlockWriter {
  public:
   virtual ~BlockWriter() = default;
@@ -117,6 +125,12 @@ absl::StatusOr<BlockMeta> WriteBlock(const std::string& blocks_dir,
                                      std::span<const model::SpanRef> spans, const BlockMeta& meta,
                                      const BlockWriterOptions& options = {});
 
+// What a block's searches did (counters since Open), for tests and metrics.
+struct BlockSearchStats {
+  uint64_t row_groups_read = 0;      // loaded and decoded by FindTraces
+  uint64_t row_groups_filtered = 0;  // skipped because an attribute filter said no
+};
+
 // An open, published block. Open() reads meta.json and index.blk (small)
 // and keeps the bloom filter and statistics in memory; span data is read
 // from data.blk on demand, one row group at a time, its CRCs checked.
@@ -139,7 +153,8 @@ class Block {
   // decides), as (newest matching span start, trace id), at most
   // query.limit of them, newest first. Row groups that cannot match (time
   // range, service/operation ids, a tag value absent from the dictionary or
-  // from the postings) are not read.
+  // from the postings or ruled out by the row group's attribute filter) are
+  // not read.
   virtual absl::StatusOr<std::vector<std::pair<uint64_t, model::TraceId>>> FindTraces(
       const TraceQuery& query) const = 0;
   // Caller -> callee service edges (as Head::Dependencies) for spans whose
@@ -154,6 +169,7 @@ class Block {
   virtual absl::Status Verify() const = 0;
   // Bytes of memory held (bloom filter, statistics, caches).
   virtual uint64_t memory_bytes() const = 0;
+  virtual BlockSearchStats search_stats() const { return {}; }
 };
 
 }  // namespace ariadne::store

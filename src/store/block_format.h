@@ -14,7 +14,10 @@ namespace ariadne::store::block_format {
 
 inline constexpr char kDataMagic[4] = {'A', 'R', 'B', 'D'};
 inline constexpr char kIndexMagic[4] = {'A', 'R', 'B', 'I'};
-inline constexpr uint8_t kVersion = 1;
+// Version 2 adds the attribute filters (the last chunk of index.blk);
+// readers accept both, and a writer with the filters disabled writes 1.
+inline constexpr uint8_t kVersion = 2;
+inline constexpr uint8_t kMinVersion = 1;
 inline constexpr size_t kHeaderSize = 8;     // magic, version, 3 reserved
 inline constexpr size_t kFooterSize = 24;    // dir offset, dir length, dir crc, version, magic
 inline constexpr size_t kDirHeaderSize = 20; // groups, columns, chunks, min_start
@@ -44,7 +47,8 @@ enum Column : uint32_t {
   kLinks,
   kColumns,
 };
-// index.blk: four fixed chunks, then one chunk per page of the trace table.
+// index.blk: four fixed chunks, then one chunk per page of the trace table,
+// then (version 2) the attribute filters of the row groups.
 enum IndexChunk : uint32_t { kBloom = 0, kStats = 1, kPostings = 2, kPageIndex = 3, kIndexChunks = 4 };
 
 // An append-only little-endian byte buffer.
@@ -187,6 +191,30 @@ inline void BloomHashes(const uint8_t* id16, uint64_t* h1, uint64_t* h2) {
   }
   *h1 = Mix64(a ^ Mix64(b));
   *h2 = Mix64(*h1 + 0x9e3779b97f4a7c15ull) | 1;
+}
+
+// Attribute filters: a split-block bloom filter per row group (Parquet's
+// layout: 256-bit blocks of eight 32-bit words, one bit set in each word),
+// over AttrHash(key, text). One cache line is touched per probe.
+inline constexpr uint32_t kFilterSalt[8] = {0x47b6137bu, 0x44974d91u, 0x8824ad5bu, 0xa2b7289du,
+                                            0x705495c7u, 0x2df1424bu, 0x9efc4947u, 0x5c6bfb31u};
+// The block (of `blocks`) a hash goes to: its high half, scaled.
+inline uint32_t FilterBlockOf(uint64_t h, uint32_t blocks) {
+  return static_cast<uint32_t>(((h >> 32) * blocks) >> 32);
+}
+inline uint32_t FilterBit(uint64_t h, int word) {
+  return 1u << ((static_cast<uint32_t>(h) * kFilterSalt[word]) >> 27);
+}
+inline void FilterInsert(uint32_t* words, uint32_t blocks, uint64_t h) {
+  uint32_t* b = words + 8 * static_cast<size_t>(FilterBlockOf(h, blocks));
+  for (int i = 0; i < 8; ++i) b[i] |= FilterBit(h, i);
+}
+inline bool FilterMayContain(const uint32_t* words, uint32_t blocks, uint64_t h) {
+  const uint32_t* b = words + 8 * static_cast<size_t>(FilterBlockOf(h, blocks));
+  for (int i = 0; i < 8; ++i) {
+    if (!(b[i] & FilterBit(h, i))) return false;
+  }
+  return true;
 }
 
 }  // namespace ariadne::store::block_format

@@ -18,8 +18,10 @@
 #include <set>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "encode/test_batches.h"
+#include "model/value_format.h"
 #include "store/block_format.h"
 #include "store/head.h"
 
@@ -805,6 +807,203 @@ TEST(BlockTest, SizeOfTypicalSpans) {
   q.tags = {{"http.status_code", "500"}};
   ASSERT_TRUE((*block)->FindTraces(q).ok());
   std::printf("%" PRIu64 "\n", (*block)->memory_bytes());
+}
+
+// ---------------------------------------------------------------------------
+// Attribute filters (format version 2).
+
+// A block written from `batches`, opened, with the head holding the same
+// spans; `options` as given.
+struct HeadAndBlock {
+  TempDir tmp;
+  Head head;
+  BlockMeta meta;
+  std::shared_ptr<Block> block;
+  HeadAndBlock(const std::vector<std::shared_ptr<const SpanBatch>>& batches,
+               const BlockWriterOptions& options) {
+    for (const auto& b : batches) head.Append(b);
+    absl::StatusOr<BlockMeta> m = WriteBlock(tmp.path(), RefsOf(batches), {}, options);
+    EXPECT_TRUE(m.ok()) << m.status();
+    meta = *m;
+    absl::StatusOr<std::shared_ptr<Block>> b = Block::Open(tmp.path() + "/" + meta.id);
+    EXPECT_TRUE(b.ok()) << b.status();
+    block = *b;
+  }
+  // The block's answer against the head's, as trace ids.
+  void ExpectSame(const TraceQuery& q, const std::string& what, size_t* nonempty = nullptr) {
+    std::vector<TraceId> want = head.FindTraceIds(q).value();
+    absl::StatusOr<std::vector<std::pair<uint64_t, TraceId>>> got = block->FindTraces(q);
+    ASSERT_TRUE(got.ok()) << got.status();
+    std::vector<TraceId> got_ids;
+    for (const auto& [start, id] : *got) got_ids.push_back(id);
+    EXPECT_EQ(got_ids, want) << what;
+    if (nonempty != nullptr && !want.empty()) ++*nonempty;
+  }
+};
+
+BlockWriterOptions SmallGroups(double filter_bits) {
+  BlockWriterOptions options;
+  options.row_group_spans = 256;
+  options.attribute_filter_bits_per_entry = filter_bits;
+  return options;
+}
+
+TEST(BlockTest, AttributeFilterSkipsRowGroupsWithoutTheValue) {
+  GenOptions gen;
+  gen.traces = 1000;
+  gen.seed = 11;
+  auto batches = Generate(gen);
+  HeadAndBlock hb(batches, SmallGroups(10));
+  ASSERT_EQ(hb.meta.format_version, 2u);
+  const uint32_t groups = hb.meta.row_groups;
+  ASSERT_GE(groups, 20u);
+
+  // request.id is unique per span, user.id has 2000 values: neither has
+  // postings, so only the filters can rule a row group out.
+  TraceQuery q;
+  q.limit = 0;
+  q.tags = {{"request.id", "0123456789abcdef"}};
+  hb.ExpectSame(q, "absent request.id");
+  BlockSearchStats st = hb.block->search_stats();
+  EXPECT_LE(st.row_groups_read, 1u) << "of " << groups;  // a false positive at most
+  EXPECT_EQ(st.row_groups_read + st.row_groups_filtered, groups);
+
+  // A present value: its row group is read, (nearly) all others skipped.
+  const SpanBatch& b = *batches[3];
+  std::string user, request;
+  for (uint32_t i = 0; i < b.span_attributes[7].count; ++i) {
+    const auto& kv = b.attributes[b.span_attributes[7].first + i];
+    if (kv.key == "request.id") request = std::string(kv.value.bytes);
+    if (kv.key == "user.id") user = std::string(kv.value.bytes);
+  }
+  ASSERT_FALSE(request.empty());
+  q.tags = {{"request.id", request}};
+  size_t nonempty = 0;
+  hb.ExpectSame(q, "present request.id", &nonempty);
+  EXPECT_EQ(nonempty, 1u);
+  const BlockSearchStats st2 = hb.block->search_stats();
+  EXPECT_GE(st2.row_groups_read - st.row_groups_read, 1u);
+  EXPECT_LE(st2.row_groups_read - st.row_groups_read, 3u);
+
+  // Two conditions: the filter must hold both.
+  q.tags = {{"user.id", user}, {"request.id", "ffffffffffffffff"}};
+  hb.ExpectSame(q, "present user.id, absent request.id");
+  const BlockSearchStats st3 = hb.block->search_stats();
+  EXPECT_LE(st3.row_groups_read - st2.row_groups_read, 2u);
+
+  // The special keys also match by status and kind: never filtered.
+  q.tags = {{"error", "false"}};
+  hb.ExpectSame(q, "error=false");
+  EXPECT_EQ(hb.block->search_stats().row_groups_filtered, st3.row_groups_filtered);
+}
+
+TEST(BlockTest, RandomAttributeQueriesEqualTheHead) {
+  GenOptions gen;
+  gen.traces = 600;
+  gen.seed = 23;
+  auto batches = Generate(gen);
+  HeadAndBlock hb(batches, SmallGroups(4));  // few bits: false positives happen, must not matter
+  std::mt19937_64 rng(5);
+  // Every attribute a span can be searched by: its own and its resource's.
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (const auto& bp : batches) {
+    const SpanBatch& b = *bp;
+    for (uint32_t row = 0; row < b.size(); ++row) {
+      auto take = [&](model::Range r) {
+        for (uint32_t i = 0; i < r.count; ++i) {
+          const auto& kv = b.attributes[r.first + i];
+          pairs.emplace_back(std::string(kv.key), model::ValueToString(b, kv.value));
+        }
+      };
+      if (rng() % 8 != 0) continue;
+      take(b.span_attributes[row]);
+      take(b.resources[b.scopes[b.scope[row]].resource].attributes);
+    }
+  }
+  ASSERT_GT(pairs.size(), 1000u);
+  const std::vector<std::pair<std::string, std::string>> odd = {
+      {"request.id", "nope"}, {"user.id", "user-99999"}, {"http.status_code", "201"},
+      {"net.peer.port", "8081"}, {"error", "true"}, {"span.kind", "client"},
+      {"otel.status_code", "ERROR"}, {"host.name", "host-1"}, {"user.id", ""}};
+  size_t nonempty = 0;
+  const int kQueries = 400;
+  for (int i = 0; i < kQueries; ++i) {
+    TraceQuery q;
+    q.limit = rng() % 3 == 0 ? 5 : 0;
+    const int tags = 1 + static_cast<int>(rng() % 3);
+    for (int t = 0; t < tags; ++t) {
+      if (rng() % 5 == 0) {
+        q.tags.push_back(odd[rng() % odd.size()]);
+      } else {
+        q.tags.push_back(pairs[rng() % pairs.size()]);
+      }
+    }
+    if (rng() % 4 == 0) q.service = "checkout";
+    hb.ExpectSame(q, absl::StrCat("random query ", i));
+  }
+  for (int i = 0; i < 200; ++i) {  // single tags: most of them match
+    TraceQuery q;
+    q.limit = 0;
+    q.tags = {pairs[rng() % pairs.size()]};
+    hb.ExpectSame(q, absl::StrCat("single tag ", i), &nonempty);
+  }
+  EXPECT_EQ(nonempty, 200u);
+  EXPECT_GT(hb.block->search_stats().row_groups_filtered, 0u);
+  EXPECT_TRUE(hb.block->Verify().ok());
+}
+
+TEST(BlockTest, VersionOneBlocksWithoutFiltersAreRead) {
+  GenOptions gen;
+  gen.traces = 400;
+  gen.seed = 7;
+  // Filters off: the writer writes the layout of version 1, as before them.
+  HeadAndBlock hb(Generate(gen), SmallGroups(0));
+  EXPECT_EQ(hb.meta.format_version, 1u);
+  const std::string dir = hb.tmp.path() + "/" + hb.meta.id;
+  for (const char* name : {"/index.blk", "/data.blk"}) {
+    const std::string bytes = ReadAll(dir + name);
+    EXPECT_EQ(bytes[4], 1) << name;                         // header version
+    EXPECT_EQ(bytes[bytes.size() - 8], 1) << name;          // footer version
+  }
+  // index.blk: the four fixed chunks and the pages, nothing after them.
+  EXPECT_EQ(Chunks(dir + "/index.blk").size(),
+            block_format::kIndexChunks + (hb.meta.traces + block_format::kPageIds - 1) /
+                                             block_format::kPageIds);
+  EXPECT_NE(ReadAll(dir + "/meta.json").find("\"format_version\":1"), std::string::npos);
+  EXPECT_TRUE(hb.block->Verify().ok());
+  for (const auto& tags : std::vector<std::vector<std::pair<std::string, std::string>>>{
+           {{"user.id", "user-4242"}},
+           {{"request.id", "nope"}},
+           {{"http.method", "POST"}},
+           {{"error", "true"}},
+           {{"host.name", "host-2"}, {"http.status_code", "500"}}}) {
+    TraceQuery q;
+    q.limit = 0;
+    q.tags = tags;
+    hb.ExpectSame(q, tags[0].first);
+  }
+  EXPECT_EQ(hb.block->search_stats().row_groups_filtered, 0u);
+  EXPECT_GT(hb.block->search_stats().row_groups_read, 0u);
+}
+
+TEST(BlockTest, DamagedAttributeFilterIsDataLoss) {
+  SmallBlock sb;
+  ASSERT_EQ(sb.meta.format_version, 2u);
+  const std::string path = sb.dir + "/index.blk";
+  const std::string original = ReadAll(path);
+  const auto [off, len] = Chunks(path).back();  // the filters: the last chunk
+  for (uint32_t at : {0u, len / 2, len - 1}) {
+    std::string bad = original;
+    bad[off + at] ^= 0x10;
+    WriteAll(path, bad);
+    absl::StatusOr<std::shared_ptr<Block>> block = Block::Open(sb.dir);
+    ASSERT_EQ(block.status().code(), absl::StatusCode::kDataLoss) << at;
+    EXPECT_NE(block.status().message().find("index.blk"), std::string::npos);
+  }
+  WriteAll(path, original);
+  absl::StatusOr<std::shared_ptr<Block>> block = Block::Open(sb.dir);
+  ASSERT_TRUE(block.ok()) << block.status();
+  EXPECT_TRUE((*block)->Verify().ok());
 }
 
 }  // namespace
