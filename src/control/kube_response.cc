@@ -68,7 +68,8 @@ absl::StatusOr<KubeScale> ParseKubeScale(std::string_view body, std::string_view
 }
 
 // What an error answer says: the message (and reason) of a Kubernetes
-// Status object, else an excerpt of the body.
+// Status object, else (no Status, or one with an empty message) an excerpt
+// of the body, which is never empty.
 std::string KubeErrorDetail(std::string_view body) {
   dom::parser parser;
   dom::element root;
@@ -77,7 +78,8 @@ std::string KubeErrorDetail(std::string_view body) {
   if (parser.parse(body.data(), body.size()).get(root) == simdjson::SUCCESS &&
       root.get_object().get(object) == simdjson::SUCCESS &&
       object.at_key("kind").get_string().get(kind) == simdjson::SUCCESS && kind == "Status" &&
-      object.at_key("message").get_string().get(message) == simdjson::SUCCESS) {
+      object.at_key("message").get_string().get(message) == simdjson::SUCCESS &&
+      !message.empty()) {
     if (object.at_key("reason").get_string().get(reason) == simdjson::SUCCESS &&
         !reason.empty()) {
       return absl::StrCat(AbslView(message), " (reason ", AbslView(reason), ")");
@@ -86,6 +88,5 @@ std::string KubeErrorDetail(std::string_view body) {
   }
   return BodyExcerpt(body);
 }
-
 
 }  // namespace ariadne::control

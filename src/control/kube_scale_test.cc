@@ -386,6 +386,17 @@ TEST(KubeScaleClient, ReadsTheApiServersAnswersAndStatusObjects) {
   EXPECT_THAT(std::string(scale.status().message()), HasSubstr("not a Scale"));
 }
 
+// A Status without a message (the fuzz target found one) still says
+// something: an excerpt of the answer.
+TEST(KubeResponse, ErrorDetailIsNeverEmpty) {
+  EXPECT_EQ(KubeErrorDetail(R"({"kind":"Status","message":"not found","reason":"NotFound"})"),
+            "not found (reason NotFound)");
+  const std::string empty_message = R"({"kind":"Status","message":"","code":404})";
+  EXPECT_EQ(KubeErrorDetail(empty_message), empty_message);
+  EXPECT_EQ(KubeErrorDetail("  "), "(empty body)");
+  EXPECT_FALSE(KubeErrorDetail("\x01").empty());
+}
+
 TEST(KubeScaleClient, CreateAndNamesAreChecked) {
   EXPECT_EQ(KubeScaleClient::Create({.base_url = "https://10.0.0.1:443"}).status().code(),
             absl::StatusCode::kInvalidArgument);
