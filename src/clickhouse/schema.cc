@@ -3,6 +3,7 @@
 #include <charconv>
 #include <limits>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "clickhouse/row_binary.h"
@@ -290,14 +291,7 @@ std::string DateLiteral(uint32_t day) {
 namespace {
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
+  return absl::EqualsIgnoreCase(AbslView(a), AbslView(b));
 }
 
 // "column IN (a, b)" for the enum values `match` accepts, "" if none.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "common/strings.h"
 #include "model/value_format.h"
 
@@ -21,14 +22,7 @@ std::string_view ServiceOf(const SpanBatch& batch, uint32_t row) {
 namespace {
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
+  return absl::EqualsIgnoreCase(AbslView(a), AbslView(b));
 }
 
 // (service, operation, kind): an entry of the operations index.

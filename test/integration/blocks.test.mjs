@@ -3,18 +3,14 @@
 // `ariadne fsck`, skipped by queries, and the server keeps serving.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 
 import {
-  AriadneServer, ariadneBin, getJson, makeTrace, otlpJsonRequest, postOtlpJson, sleep, spanIdsOf,
+  AriadneServer, fsck, getJson, makeTrace, otlpJsonRequest, postOtlpJson, sleep, spanIdsOf,
 } from './lib/server.mjs';
-
-const run = promisify(execFile);
 
 async function metric(server, name) {
   const res = await getJson(server, '/metrics');
@@ -48,15 +44,6 @@ function dirBytes(dir) {
     n += e.isDirectory() ? dirBytes(p) : fs.statSync(p).size;
   }
   return n;
-}
-
-async function fsck(dataDir) {
-  try {
-    const { stdout } = await run(ariadneBin(), ['fsck', '--data-dir', dataDir]);
-    return { code: 0, stdout };
-  } catch (e) {
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
 }
 
 describe('block store', () => {

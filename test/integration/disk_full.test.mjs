@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 
 import {
-  AriadneServer, ariadneBin, makeTrace, otlpJsonRequest, postOtlpJson, request, sleep, spanIdsOf,
+  AriadneServer, fsck, makeTrace, otlpJsonRequest, postOtlpJson, request, sleep, spanIdsOf,
 } from './lib/server.mjs';
 
 const run = promisify(execFile);
@@ -40,15 +40,6 @@ async function sendTrace(server, spanCount, pad) {
   for (const s of trace.spans) s.attributes.push({ key: 'pad', value: { stringValue: pad } });
   const res = await postOtlpJson(server, otlpJsonRequest([trace]), { timeoutMs: 30_000 });
   return { trace, res };
-}
-
-async function fsck(dataDir) {
-  try {
-    const { stdout } = await run(ariadneBin(), ['fsck', '--data-dir', dataDir]);
-    return { code: 0, stdout };
-  } catch (e) {
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
 }
 
 describe('disk full', () => {

@@ -5,7 +5,7 @@
 // Every process started here is remembered by pid and killed when the test
 // process exits, even if a test forgets to stop it.
 
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -13,6 +13,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 
 export { sleep };
 
@@ -398,4 +399,14 @@ export async function spanIdsOf(server, traceId) {
     for (const s of trace.spans || []) ids.add(String(s.spanID).toLowerCase());
   }
   return { status: 200, ids };
+}
+
+// Runs `ariadne fsck --data-dir DIR`: {code, stdout[, stderr]} (code 0: nothing damaged).
+export async function fsck(dataDir) {
+  try {
+    const { stdout } = await promisify(execFile)(ariadneBin(), ['fsck', '--data-dir', dataDir]);
+    return { code: 0, stdout };
+  } catch (e) {
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
 }
