@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/tenant.h"
 #include "query/params.h"
 
 namespace ariadne::cli {
@@ -91,6 +92,8 @@ absl::Status LoadAutoscaler(const YAML::Node& node, const std::string& path, Ser
     absl::Status s;
     if (k == "enabled") {
       s = Read(w.second, full, &c->autoscaler_enabled);
+    } else if (k == "tenant") {
+      s = Read(w.second, full, &c->autoscaler_tenant);
     } else if (k == "interval") {
       s = Read(w.second, full, &c->autoscaler_interval);
     } else if (k == "slo") {
@@ -450,6 +453,22 @@ absl::Status LoadYamlConfig(const std::string& path, ServerConfig* c) {
       if (s = LoadTls(v, path, c); !s.ok()) return s;
     } else if (key == "auth") {
       if (s = LoadAuth(v, path, c); !s.ok()) return s;
+    } else if (key == "tenants") {
+      for (const auto& t : v) {
+        const std::string k = t.first.as<std::string>();
+        const std::string full = "tenants." + k;
+        if (k == "enabled") {
+          s = Read(t.second, full, &c->tenants_enabled);
+        } else if (k == "header") {
+          s = Read(t.second, full, &c->tenant_header);
+        } else if (k == "max") {
+          s = Read(t.second, full, &c->max_tenants);
+        } else {
+          return absl::InvalidArgumentError(
+              absl::StrCat(path, ": unknown key ", full, " (known: enabled, header, max)"));
+        }
+        if (!s.ok()) return s;
+      }
     } else if (key == "limits") {
       for (const auto& l : v) {
         const std::string k = l.first.as<std::string>();
@@ -462,6 +481,10 @@ absl::Status LoadYamlConfig(const std::string& path, ServerConfig* c) {
           s = Read(l.second, full, &c->max_head_bytes);
         } else if (k == "max_connections") {
           s = Read(l.second, full, &c->max_connections);
+        } else if (k == "spans_per_second") {
+          s = Read(l.second, full, &c->spans_per_second);
+        } else if (k == "burst_spans") {
+          s = Read(l.second, full, &c->burst_spans);
         } else if (k == "max_attributes_per_span") {
           s = Read(l.second, full, &c->limits.max_attributes_per_span);
         } else if (k == "max_events_per_span") {
@@ -557,6 +580,31 @@ absl::Status Validate(const ServerConfig& c) {
 }
 
 absl::Status ValidateSecurity(const ServerConfig& c) {
+  if (c.spans_per_second < 0 || c.burst_spans < 0) {
+    return absl::InvalidArgumentError(
+        "limits.spans_per_second and limits.burst_spans must not be negative");
+  }
+  if (c.tenants_enabled) {
+    if (c.tenant_header.empty() ||
+        c.tenant_header.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != std::string::npos) {
+      return absl::InvalidArgumentError(
+          "tenants.header must be a header name (letters, digits and '-')");
+    }
+    if (c.max_tenants == 0) return absl::InvalidArgumentError("tenants.max must be at least 1");
+    if (c.storage_backend != "embedded" || !c.kafka_brokers.empty()) {
+      return absl::InvalidArgumentError(
+          "tenants.enabled needs storage.backend embedded and no kafka.brokers (tenants on "
+          "ClickHouse and Kafka are not built yet; docs/security.md#tenants)");
+    }
+    if (!c.autoscaler_tenant.empty()) {
+      if (auto s = ValidateTenantId(c.autoscaler_tenant); !s.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("autoscaler.tenant: ", s.message()));
+      }
+    }
+  } else if (!c.autoscaler_tenant.empty()) {
+    return absl::InvalidArgumentError("autoscaler.tenant is set but tenants.enabled is not");
+  }
   if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
     return absl::InvalidArgumentError(
         c.tls_cert_file.empty() ? "tls.key_file is set without tls.cert_file"

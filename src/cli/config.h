@@ -35,6 +35,17 @@ struct ServerConfig {
   uint64_t max_head_bytes = 0;
   uint32_t max_connections = 1024;
   decode::Limits limits;
+  // Ingest rate limit in spans per second, per tenant (the whole server
+  // without tenants); 0 = none. Burst: the bucket size (0 = one second).
+  double spans_per_second = 0;
+  double burst_spans = 0;
+
+  // Tenants (docs/security.md#tenants): each tenant named by `tenant_header`
+  // has its own log, head, blocks, analytics, incidents and query view under
+  // <data_dir>/tenants/<id>; at most `max_tenants` of them.
+  bool tenants_enabled = false;
+  std::string tenant_header = "X-Scope-OrgID";
+  uint32_t max_tenants = 100;
 
   // The block store (docs/storage.md): the head is cut into a block when its
   // oldest batch is this old or it holds this much; blocks are kept this
@@ -116,6 +127,9 @@ struct ServerConfig {
   int autoscaler_workers = 1;  // concurrency per replica unless a service says
   std::string autoscaler_startup_delay = "30s";
   std::vector<std::string> autoscaler_services;
+  // With tenants: the tenant whose services the autoscaler scales (its
+  // spans feed it, its queries see the decisions); "" = no autoscaler.
+  std::string autoscaler_tenant;
   bool autoscaler_dry_run = false;
   std::string kubernetes_url;
   std::string kubernetes_namespace;  // "": default, or the pod's own in-cluster

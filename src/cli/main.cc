@@ -88,6 +88,25 @@ void AddServeOptions(CLI::App* serve, ServerConfig* c) {
                    "Refuse ingest (retryable) while the in-memory head holds more; 0 = half of RAM")
       ->envname("ARIADNE_MAX_HEAD_BYTES")
       ->capture_default_str();
+  serve
+      ->add_option("--spans-per-second", c->spans_per_second,
+                   "Ingest rate limit per tenant (the server without tenants); 0 = none")
+      ->envname("ARIADNE_SPANS_PER_SECOND")
+      ->capture_default_str();
+  serve
+      ->add_option("--burst-spans", c->burst_spans,
+                   "Spans a tenant may send at once above its rate; 0 = one second's worth")
+      ->envname("ARIADNE_BURST_SPANS")
+      ->capture_default_str();
+  serve->add_flag("--tenants", c->tenants_enabled,
+                  "Serve several tenants, each named by the tenant header, kept apart")
+      ->envname("ARIADNE_TENANTS");
+  serve->add_option("--tenant-header", c->tenant_header, "The header that names the tenant")
+      ->envname("ARIADNE_TENANT_HEADER")
+      ->capture_default_str();
+  serve->add_option("--max-tenants", c->max_tenants, "Tenants kept at most")
+      ->envname("ARIADNE_MAX_TENANTS")
+      ->capture_default_str();
   serve->add_option("--block-duration", c->block_duration,
                     "Cut the in-memory head into a block when its oldest batch is this old")
       ->envname("ARIADNE_BLOCK_DURATION")
@@ -208,6 +227,9 @@ void AddServeOptions(CLI::App* serve, ServerConfig* c) {
                     "Decide each service's replicas from its spans (true/false)")
       ->envname("ARIADNE_AUTOSCALER")
       ->capture_default_str();
+  serve->add_option("--autoscaler-tenant", c->autoscaler_tenant,
+                    "With --tenants: the tenant whose services the autoscaler scales")
+      ->envname("ARIADNE_AUTOSCALER_TENANT");
   serve->add_option("--autoscaler-interval", c->autoscaler_interval, "The control interval")
       ->envname("ARIADNE_AUTOSCALER_INTERVAL")
       ->capture_default_str();

@@ -33,7 +33,10 @@
 #include "detect/notify.h"
 #include "common/admission.h"
 #include "common/auth.h"
+#include "common/rate_limit.h"
 #include "common/strings.h"
+#include "cli/tenant_stack.h"
+#include "absl/strings/ascii.h"
 #include "control/autoscaler.h"
 #include "control/keda_scaler.h"
 #include "control/kube_scale.h"
@@ -77,97 +80,9 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& con
   return absl::OkStatus();
 }
 
-// Replays the log into the head. Records were validated when they were
-// admitted, so replay does not apply the (possibly since lowered) limits.
-// Records the blocks already cover (sequence number <= `covered`) are skipped.
-absl::Status Replay(wal::Wal* log, store::Head* head, uint64_t covered) {
-  decode::Limits unlimited;
-  unlimited.max_attributes_per_span = UINT32_MAX;
-  unlimited.max_events_per_span = UINT32_MAX;
-  unlimited.max_links_per_span = UINT32_MAX;
-  unlimited.max_attribute_value_bytes = UINT32_MAX;
-  unlimited.max_value_depth = 64;
-  uint64_t spans = 0, undecodable = 0, skipped = 0;
-  wal::ReplayStats stats;
-  const auto start = std::chrono::steady_clock::now();
-  absl::Status s = log->Replay(
-      [&](uint64_t seq, std::string_view payload) {
-        if (seq <= covered) {
-          ++skipped;
-          return;
-        }
-        decode::DecodeStats ds;
-        auto batch = decode::DecodeOtlpProto(std::string(payload), unlimited, &ds);
-        if (!batch.ok()) {
-          ++undecodable;
-          spdlog::warn("wal record {} does not decode, skipped: {}", seq,
-                       StdView(batch.status().message()));
-          return;
-        }
-        spans += batch->size();
-        head->Append(std::make_shared<const model::SpanBatch>(std::move(*batch)));
-      },
-      &stats);
-  if (!s.ok()) return s;
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  spdlog::info(
-      "replayed {} records ({} spans) from {} segments in {:.2f}s; {} already in blocks, {} "
-      "corrupt records skipped, {} torn bytes truncated, {} undecodable",
-      stats.records - skipped, spans, stats.segments, seconds, skipped, stats.corrupt_records,
-      stats.truncated_bytes, undecodable);
-  return absl::OkStatus();
-}
-
-std::string StorageMetricsText(const store::BlockSet& blocks, const store::Flusher& flusher) {
-  std::string out;
-  auto family = [&](std::string_view name, std::string_view type, std::string_view help) {
-    absl::StrAppend(&out, "# HELP ", AbslView(name), " ", AbslView(help), "\n# TYPE ", AbslView(name),
-                    " ", AbslView(type), "\n");
-  };
-  const store::BlockSetStats bs = blocks.stats();
-  const store::FlusherStats fs = flusher.stats();
-  family("ariadne_blocks", "gauge", "Blocks on disk that queries read.");
-  absl::StrAppend(&out, "ariadne_blocks ", bs.blocks, "\n");
-  family("ariadne_blocks_bytes", "gauge", "Bytes of the blocks on disk.");
-  absl::StrAppend(&out, "ariadne_blocks_bytes ", bs.bytes, "\n");
-  family("ariadne_blocks_spans", "gauge", "Spans held in blocks.");
-  absl::StrAppend(&out, "ariadne_blocks_spans ", bs.spans, "\n");
-  family("ariadne_blocks_memory_bytes", "gauge",
-         "Memory the open blocks hold (bloom filters, indexes, caches).");
-  absl::StrAppend(&out, "ariadne_blocks_memory_bytes ", bs.memory_bytes, "\n");
-  family("ariadne_blocks_damaged_total", "counter",
-         "Blocks found damaged (CRC or structure) and skipped by queries.");
-  absl::StrAppend(&out, "ariadne_blocks_damaged_total ", bs.damaged, "\n");
-  family("ariadne_blocks_retention_removed_total", "counter", "Blocks deleted by retention.");
-  absl::StrAppend(&out, "ariadne_blocks_retention_removed_total ", bs.retention_removed, "\n");
-  family("ariadne_blocks_written_total", "counter", "Blocks cut from the head.");
-  absl::StrAppend(&out, "ariadne_blocks_written_total ", fs.blocks_written, "\n");
-  family("ariadne_blocks_flushed_spans_total", "counter", "Spans moved from the head to blocks.");
-  absl::StrAppend(&out, "ariadne_blocks_flushed_spans_total ", fs.spans_flushed, "\n");
-  family("ariadne_blocks_flush_failures_total", "counter",
-         "Failed attempts to cut the head into a block (retried).");
-  absl::StrAppend(&out, "ariadne_blocks_flush_failures_total ", fs.failures, "\n");
-  family("ariadne_blocks_last_flush_seconds", "gauge", "How long the last block took to write.");
-  absl::StrAppend(&out, "ariadne_blocks_last_flush_seconds ", fs.last_flush_seconds, "\n");
-  family("ariadne_blocks_compactions_total", "counter",
-         "Blocks written by compacting smaller blocks.");
-  absl::StrAppend(&out, "ariadne_blocks_compactions_total ", fs.compactions, "\n");
-  family("ariadne_blocks_compaction_failures_total", "counter",
-         "Failed attempts to compact blocks (retried).");
-  absl::StrAppend(&out, "ariadne_blocks_compaction_failures_total ", fs.compaction_failures, "\n");
-  family("ariadne_wal_segments_removed_total", "counter",
-         "Log segments deleted because blocks cover them.");
-  absl::StrAppend(&out, "ariadne_wal_segments_removed_total ", fs.wal_segments_removed, "\n");
-  return out;
-}
-
 // The receivers' counters (`sink`: what they hand batches to, null without
-// the receive role), the log's and the head's (null unless the embedded
-// store is written here) and the admission budget.
-std::string MetricsText(const receive::SpanSink* sink, const wal::Wal* log_or_null,
-                        const store::Head* head_or_null, uint64_t max_head_bytes,
-                        const Admission& admission) {
+// the receive role) and the admission budget.
+std::string ReceiverMetricsText(const receive::SpanSink* sink, const Admission& admission) {
   std::string out;
   auto family = [&out](std::string_view name, std::string_view type, std::string_view help) {
     out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ");
@@ -188,8 +103,14 @@ std::string MetricsText(const receive::SpanSink* sink, const wal::Wal* log_or_nu
       {"ariadne_receiver_malformed_requests_total", "Requests refused as malformed.",
        &receive::IngestCounters::malformed_requests},
       {"ariadne_receiver_refused_requests_total",
-       "Requests refused because of overload or a log failure.",
+       "Requests refused because of overload, a rate limit, a tenant or a log failure.",
        &receive::IngestCounters::refused_requests},
+      {"ariadne_receiver_rate_limited_requests_total",
+       "Requests refused because their tenant was over limits.spans_per_second.",
+       &receive::IngestCounters::rate_limited_requests},
+      {"ariadne_receiver_tenant_refused_requests_total",
+       "Requests refused for a missing or invalid tenant, or no room for a new one.",
+       &receive::IngestCounters::unknown_tenant_requests},
   };
   for (const Counter& c : counters) {
     if (sink == nullptr) break;
@@ -201,60 +122,6 @@ std::string MetricsText(const receive::SpanSink* sink, const wal::Wal* log_or_nu
       absl::StrAppend(&out, "\"} ", (ingester.counters(protocol).*(c.field)).load(), "\n");
     }
   }
-  if (log_or_null == nullptr || head_or_null == nullptr) {
-    family("ariadne_admission_inflight_bytes", "gauge",
-           "Bytes of requests admitted and not yet answered.");
-    absl::StrAppend(&out, "ariadne_admission_inflight_bytes ", admission.used(), "\n");
-    family("ariadne_admission_limit_bytes", "gauge", "Admission budget (limits.max_inflight_bytes).");
-    absl::StrAppend(&out, "ariadne_admission_limit_bytes ", admission.limit(), "\n");
-    return out;
-  }
-  const wal::Wal& log = *log_or_null;
-  const store::Head& head = *head_or_null;
-  const wal::Stats ws = log.stats();
-  family("ariadne_wal_records_total", "counter", "Records appended to the write-ahead log.");
-  absl::StrAppend(&out, "ariadne_wal_records_total ", ws.appended_records, "\n");
-  family("ariadne_wal_bytes_total", "counter", "Bytes appended to the write-ahead log.");
-  absl::StrAppend(&out, "ariadne_wal_bytes_total ", ws.appended_bytes, "\n");
-  family("ariadne_wal_fsyncs_total", "counter", "fsync calls made by the write-ahead log.");
-  absl::StrAppend(&out, "ariadne_wal_fsyncs_total ", ws.fsyncs, "\n");
-  family("ariadne_wal_sync_duration_seconds", "histogram",
-         "How long the write-ahead log's fdatasync calls took (log sync latency).");
-  {
-    uint64_t cumulative = 0, count = 0;
-    for (uint64_t c : ws.sync_buckets) count += c;
-    for (size_t i = 0; i < ws.sync_buckets.size(); ++i) {
-      cumulative += ws.sync_buckets[i];
-      const std::string le =
-          i < wal::kSyncBucketsSeconds.size() ? absl::StrCat(wal::kSyncBucketsSeconds[i]) : "+Inf";
-      absl::StrAppend(&out, "ariadne_wal_sync_duration_seconds_bucket{le=\"", le, "\"} ",
-                      cumulative, "\n");
-    }
-    absl::StrAppend(&out, "ariadne_wal_sync_duration_seconds_sum ", ws.sync_seconds_sum, "\n");
-    absl::StrAppend(&out, "ariadne_wal_sync_duration_seconds_count ", count, "\n");
-  }
-  family("ariadne_wal_queued_bytes", "gauge",
-         "Bytes appended to the write-ahead log and not yet acknowledged (log queue).");
-  absl::StrAppend(&out, "ariadne_wal_queued_bytes ", ws.queued_bytes, "\n");
-  const store::HeadStats hs = head.stats();
-  family("ariadne_head_spans", "gauge", "Spans held in the head.");
-  absl::StrAppend(&out, "ariadne_head_spans ", hs.spans, "\n");
-  family("ariadne_head_traces", "gauge", "Traces held in the head.");
-  absl::StrAppend(&out, "ariadne_head_traces ", hs.traces, "\n");
-  family("ariadne_head_memory_bytes", "gauge", "Approximate bytes of memory the head holds.");
-  absl::StrAppend(&out, "ariadne_head_memory_bytes ", hs.memory_bytes, "\n");
-  family("ariadne_head_oldest_batch_age_seconds", "gauge",
-         "Age of the oldest batch in the head: how far block flushing is behind.");
-  {
-    const auto oldest = head.OldestAppend();
-    const double age =
-        oldest ? std::chrono::duration<double>(std::chrono::steady_clock::now() - *oldest).count()
-               : 0.0;
-    absl::StrAppend(&out, "ariadne_head_oldest_batch_age_seconds ", age, "\n");
-  }
-  family("ariadne_head_memory_limit_bytes", "gauge",
-         "Head size at which ingest is refused (limits.max_head_bytes).");
-  absl::StrAppend(&out, "ariadne_head_memory_limit_bytes ", max_head_bytes, "\n");
   family("ariadne_admission_inflight_bytes", "gauge",
          "Bytes of requests admitted and not yet answered.");
   absl::StrAppend(&out, "ariadne_admission_inflight_bytes ", admission.used(), "\n");
@@ -370,6 +237,15 @@ class NoQueryBackend : public store::StorageBackend {
 // The sink of an analyze node without local ingest: what its own Kafka
 // consumer group reads goes to analytics only (nothing is stored here), so
 // it is "stored" at once.
+// With tenants, the sink the receivers count in: every batch is routed to
+// its tenant's own (ReceiverOptions::route), none is submitted here.
+class TenantCountingSink : public receive::SpanSink {
+ public:
+  void Submit(model::SpanBatch, std::string_view, std::function<void(absl::Status)> done) override {
+    done(absl::InternalError("a batch reached the tenants' counting sink unrouted"));
+  }
+};
+
 class AnalyzeOnlySink : public receive::SpanSink {
  public:
   void Submit(model::SpanBatch batch, std::string_view, std::function<void(absl::Status)> done) override {
@@ -386,71 +262,6 @@ absl::StatusOr<std::string> ReadPasswordFile(const std::string& path) {
   std::getline(in, line);
   while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
   return line;
-}
-
-// The services an incident names, likeliest cause first: the trace-based
-// ranking once there is one; until then the first one.
-std::vector<std::string> LikeliestCauses(const detect::Incident& i) {
-  std::vector<std::string> services;
-  for (const detect::RcaCandidate& c : i.root_causes) services.push_back(c.service);
-  if (services.empty()) {
-    for (const detect::RankedService& r : i.ranking) services.push_back(r.service);
-  }
-  return services;
-}
-
-// An incident as an Alertmanager alert: one alert per incident (its labels
-// never change, so an update replaces the alert); the likeliest cause is an
-// annotation, since the ranking changes as the incident grows.
-detect::Alert IncidentAlert(const detect::Incident& i) {
-  detect::Alert a;
-  a.labels["alertname"] = "AriadneIncident";
-  a.labels["incident"] = absl::StrCat(i.id);
-  a.labels["severity"] = "warning";
-  const std::vector<std::string> services = LikeliestCauses(i);
-  if (!services.empty()) a.annotations["service"] = services.front();
-  a.annotations["summary"] = absl::StrCat("Incident ", i.id, ": ", i.anomaly_count,
-                                          " anomalies; likeliest cause first: ",
-                                          absl::StrJoin(services, ", "));
-  if (!i.root_causes.empty()) {
-    a.annotations["description"] = i.root_causes.front().explanation;
-    if (!i.root_causes.front().exemplar_trace_ids.empty()) {
-      a.annotations["trace_id"] = i.root_causes.front().exemplar_trace_ids.front();
-    }
-  } else if (!i.ranking.empty()) {
-    a.annotations["description"] = i.ranking.front().evidence;
-  }
-  a.starts_at_nanos = i.opened_nanos;
-  a.ends_at_nanos = i.open ? 0 : i.resolved_nanos;
-  return a;
-}
-
-// An incident for webhooks: {"id", "state", "opened_unix_nano",
-// "anomaly_count", "ranking": [services, likeliest first], "root_causes":
-// [the trace-based candidates with evidence, as on GET /api/v1/incidents]}.
-std::string IncidentWebhookJson(const detect::Incident& i) {
-  rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  w.StartObject();
-  w.Key("id");
-  w.Uint64(i.id);
-  w.Key("state");
-  w.String(i.open ? "open" : "resolved");
-  w.Key("opened_unix_nano");
-  w.Uint64(i.opened_nanos);
-  w.Key("anomaly_count");
-  w.Int(i.anomaly_count);
-  w.Key("ranking");
-  w.StartArray();
-  for (const std::string& s : LikeliestCauses(i)) {
-    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-  }
-  w.EndArray();
-  w.Key("root_causes");
-  const std::string causes = detect::RcaCandidatesJson(i.root_causes);
-  w.RawValue(causes.data(), causes.size(), rapidjson::kArrayType);
-  w.EndObject();
-  return sb.GetString();
 }
 
 uint64_t PhysicalMemoryBytes() {
@@ -541,9 +352,13 @@ int RunServe(const ServerConfig& config) {
   }
   // Authentication and TLS (docs/security.md), before anything is opened, so that a
   // bad certificate or token file fails fast.
-  auto ingest_tokens =
-      TokenSet::Create({"ingest", config.ingest_tokens, config.ingest_token_files});
-  auto query_tokens = TokenSet::Create({"query", config.query_tokens, config.query_token_files});
+  // With tenants, ingest and query tokens may be bound to one ("<tenant>:<token>").
+  TokenSetOptions ingest_token_options{"ingest", config.ingest_tokens, config.ingest_token_files};
+  ingest_token_options.tenant_bound = config.tenants_enabled;
+  TokenSetOptions query_token_options{"query", config.query_tokens, config.query_token_files};
+  query_token_options.tenant_bound = config.tenants_enabled;
+  auto ingest_tokens = TokenSet::Create(ingest_token_options);
+  auto query_tokens = TokenSet::Create(query_token_options);
   auto admin_tokens = TokenSet::Create({"admin", config.admin_tokens, config.admin_token_files});
   for (const auto* t : {&ingest_tokens, &query_tokens, &admin_tokens}) {
     if (!t->ok()) {
@@ -584,9 +399,13 @@ int RunServe(const ServerConfig& config) {
   const bool role_control = HasRole(config, "control");
   const bool use_kafka = !config.kafka_brokers.empty();
   const bool embedded = config.storage_backend == "embedded";
-  const bool embedded_here = embedded && role_ingest;  // log, head and blocks live here
-  spdlog::info("roles: {}; storage: {}; kafka: {}", absl::StrJoin(config.roles, ","),
-               config.storage_backend, use_kafka ? config.kafka_brokers : "none");
+  const bool tenants = config.tenants_enabled;  // Validate: embedded, no Kafka
+  // The server's own log, head and blocks (with tenants, each has its own).
+  const bool embedded_here = embedded && role_ingest && !tenants;
+  spdlog::info("roles: {}; storage: {}; kafka: {}; tenants: {}", absl::StrJoin(config.roles, ","),
+               config.storage_backend, use_kafka ? config.kafka_brokers : "none",
+               tenants ? absl::StrCat("up to ", config.max_tenants, " by ", config.tenant_header)
+                       : "off");
 
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
@@ -594,30 +413,21 @@ int RunServe(const ServerConfig& config) {
     spdlog::error("cannot create data dir {}: {}", config.data_dir, ec.message());
     return 1;
   }
-  std::unique_ptr<wal::Wal> log;
-  std::unique_ptr<store::BlockSet> blocks;
-  std::unique_ptr<store::Head> head;
-  std::unique_ptr<store::EmbeddedStore> embedded_store;
+  boost::asio::io_context io(config.http_threads);
+  auto work = boost::asio::make_work_guard(io);
+  auto post_to_io = [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); };
+  // After the log has a batch, the head append and the answer run on the I/O
+  // threads, leaving the log's writer thread to write and sync.
+  const uint64_t max_head_bytes =
+      config.max_head_bytes != 0 ? config.max_head_bytes : PhysicalMemoryBytes() / 2;
+  std::optional<EmbeddedParts> parts;
   if (embedded_here) {
-    wal::Options wal_options;
-    wal_options.sync = *wal::ParseSyncPolicy(config.wal_sync);
-    wal_options.batch_window =
-        std::chrono::milliseconds(*query::ParseDurationNanos(config.wal_batch_window) / 1000000);
-    wal_options.segment_bytes = config.wal_segment_bytes;
-    auto opened_log = wal::Wal::Open(config.data_dir + "/wal", wal_options);
-    if (!opened_log.ok()) {
-      spdlog::error("cannot open the write-ahead log: {}", StdView(opened_log.status().message()));
+    auto opened = OpenEmbedded(config, config.data_dir, post_to_io, max_head_bytes);
+    if (!opened.ok()) {
+      spdlog::error("{}", StdView(opened.status().message()));
       return 1;
     }
-    log = *std::move(opened_log);
-    auto opened_blocks = store::BlockSet::Open(config.data_dir + "/blocks");
-    if (!opened_blocks.ok()) {
-      spdlog::error("cannot open the blocks: {}", StdView(opened_blocks.status().message()));
-      return 1;
-    }
-    blocks = *std::move(opened_blocks);
-    head = std::make_unique<store::Head>();
-    embedded_store = std::make_unique<store::EmbeddedStore>(head.get(), blocks.get());
+    parts.emplace(*std::move(opened));
   }
   // ClickHouse (docs/clickhouse.md): the schema is ensured before anything
   // listens; a server still starting up is waited for (bounded).
@@ -673,27 +483,22 @@ int RunServe(const ServerConfig& config) {
   NoQueryBackend no_query;
   // What the root-cause ranker reads (any role that has a store).
   const store::StorageBackend* backend =
-      embedded_store ? static_cast<const store::StorageBackend*>(embedded_store.get())
+      parts ? static_cast<const store::StorageBackend*>(parts->store.get())
       : ch_backend   ? static_cast<const store::StorageBackend*>(ch_backend.get())
                      : &no_query;
   const store::StorageBackend* query_backend = role_query ? backend : &no_query;
 
   Admission admission(config.max_inflight_bytes);
-  boost::asio::io_context io(config.http_threads);
-  auto work = boost::asio::make_work_guard(io);
-  auto post_to_io = [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); };
-  // After the log has a batch, the head append and the answer run on the I/O
-  // threads, leaving the log's writer thread to write and sync.
-  const uint64_t max_head_bytes =
-      config.max_head_bytes != 0 ? config.max_head_bytes : PhysicalMemoryBytes() / 2;
-  // The storage sink (ingest role): the log + head, or the ClickHouse writer.
-  std::unique_ptr<receive::Ingester> ingester;
+  // The storage sink (ingest role): the log + head, or the ClickHouse writer;
+  // with tenants, the receivers route each batch to its tenant's log + head
+  // and this sink only counts.
   std::unique_ptr<receive::ClickHouseSink> ch_sink;
+  TenantCountingSink tenant_counting_sink;
   receive::SpanSink* storage_sink = nullptr;
   if (embedded_here) {
-    ingester = std::make_unique<receive::Ingester>(log.get(), head.get(), post_to_io,
-                                                   max_head_bytes);
-    storage_sink = ingester.get();
+    storage_sink = parts->ingester.get();
+  } else if (tenants && role_ingest) {
+    storage_sink = &tenant_counting_sink;
   } else if (ch_writer) {
     ch_sink = std::make_unique<receive::ClickHouseSink>(ch_writer.get(), post_to_io);
     storage_sink = ch_sink.get();
@@ -749,80 +554,34 @@ int RunServe(const ServerConfig& config) {
   receive::SpanSink* analyzed_sink = storage_sink != nullptr ? storage_sink
                                      : analyze_consumer     ? &analyze_only_sink
                                                             : nullptr;
-  std::unique_ptr<store::Flusher> flusher;
-  if (embedded_here) {
-    store::FlusherOptions flusher_options;
-    flusher_options.block_duration = std::chrono::milliseconds(
-        *query::ParseDurationNanos(config.block_duration) / 1000000);
-    flusher_options.cut_bytes = config.block_cut_bytes;
-    flusher_options.retention =
-        std::chrono::milliseconds(*query::ParseDurationNanos(config.retention) / 1000000);
-    flusher_options.max_bytes = config.storage_max_bytes;
-    flusher_options.compaction.max_inputs = config.compaction_max_inputs;
-    flusher_options.compaction.target_block_bytes = config.compaction_target_bytes;
-    flusher = std::make_unique<store::Flusher>(
-        head.get(), blocks.get(),
-        [ing = ingester.get()]() -> absl::StatusOr<store::HeadCut> {
-          auto cut = ing->Cut();
-          if (!cut.ok()) return cut.status();
-          return store::HeadCut{cut->epoch, cut->wal_seq};
-        },
-        [wal = log.get()](uint64_t seq) { return wal->RemoveThrough(seq); }, flusher_options);
-  }
   std::unique_ptr<detect::Notifier> notifier;  // incidents call it
-  std::unique_ptr<detect::IncidentManager> incidents;  // detection calls it
-  std::unique_ptr<detect::Detection> detection;  // outlives analytics, which calls it
-  std::unique_ptr<analytics::Analytics> analytics;
-  std::unique_ptr<detect::RootCauseRanker> root_causes;  // reads incidents, the store, series
-  if (config.analytics_enabled && role_analyze && analyzed_sink != nullptr) {
-    analytics::AnalyticsOptions o;
-    o.series.step_nanos = static_cast<uint64_t>(*query::ParseDurationNanos(config.analytics_step));
-    o.series.window_nanos =
-        static_cast<uint64_t>(*query::ParseDurationNanos(config.analytics_window));
-    o.series.max_series = config.analytics_max_series;
-    o.lateness_nanos =
-        static_cast<uint64_t>(*query::ParseDurationNanos(config.analytics_lateness));
-    o.traces.idle_nanos = static_cast<uint64_t>(*query::ParseDurationNanos(config.trace_idle));
-    o.traces.max_pending_spans = config.max_pending_spans;
-    o.span_metrics.dimensions = config.span_metrics_dimensions;
-    o.span_metrics.collector_names = config.span_metrics_collector_names;
-    o.span_metrics.max_series = config.span_metrics_max_series;
-    analytics = std::make_unique<analytics::Analytics>(o, NowNanos);
-    detect::DetectionOptions d;
-    d.threshold = config.detection_threshold;
-    detection = std::make_unique<detect::Detection>(d);
-    analytics->series().SetListener(
-        [det = detection.get()](std::string_view name, const analytics::Labels& labels,
-                                uint64_t t, double v) { det->OnValue(name, labels, t, v); });
-    if (!config.alertmanager_urls.empty() || !config.webhook_urls.empty()) {
-      detect::NotifierOptions n;
-      n.alertmanager_urls = config.alertmanager_urls;
-      n.webhook_urls = config.webhook_urls;
-      if (auto s = detect::Notifier::Validate(n); !s.ok()) {
-        spdlog::error("detection: {}", StdView(s.message()));
-        return 2;
-      }
-      notifier = std::make_unique<detect::Notifier>(n);
+  if (config.analytics_enabled && role_analyze &&
+      (!config.alertmanager_urls.empty() || !config.webhook_urls.empty())) {
+    detect::NotifierOptions n;
+    n.alertmanager_urls = config.alertmanager_urls;
+    n.webhook_urls = config.webhook_urls;
+    if (auto s = detect::Notifier::Validate(n); !s.ok()) {
+      spdlog::error("detection: {}", StdView(s.message()));
+      return 2;
     }
-    incidents = std::make_unique<detect::IncidentManager>(
-        detect::IncidentOptions{}, [a = analytics.get()] { return a->Edges(); },
-        [n = notifier.get()](const detect::Incident& i) {
-          if (n != nullptr) n->Notify({IncidentAlert(i)}, IncidentWebhookJson(i));
-        });
-    detection->SetListeners(
-        [inc = incidents.get()](const detect::Anomaly& an) { inc->OnAnomaly(an); },
-        [inc = incidents.get()](uint64_t t) { inc->Advance(t); },
-        [inc = incidents.get()](const detect::Anomaly& an) { inc->OnOngoing(an); });
-    root_causes = std::make_unique<detect::RootCauseRanker>(backend, &analytics->series(),
-                                                            incidents.get());
-    root_causes->Start();
+    notifier = std::make_unique<detect::Notifier>(n);
+  }
+  // Analytics, detection, incidents and root causes; with tenants, each
+  // tenant has its own (TenantRegistry).
+  Analysis analysis;
+  if (config.analytics_enabled && role_analyze && analyzed_sink != nullptr && !tenants) {
+    analysis = BuildAnalysis(config, backend, notifier.get(), "");
   }
   // The autoscaler (docs/autoscaling.md#in-the-server) and its actuators.
   std::unique_ptr<control::KubeScaleClient> kube_client;
   std::unique_ptr<control::KubeActuator> kube_actuator;
   std::unique_ptr<control::Autoscaler> autoscaler;
   std::unique_ptr<control::KedaScaler> keda;
-  if (config.autoscaler_enabled && role_control && analyzed_sink != nullptr) {
+  if (tenants && config.autoscaler_enabled && config.autoscaler_tenant.empty()) {
+    spdlog::warn("autoscaler: off, since with tenants it needs autoscaler.tenant");
+  }
+  if (config.autoscaler_enabled && role_control && analyzed_sink != nullptr &&
+      (!tenants || !config.autoscaler_tenant.empty())) {
     control::AutoscalerOptions o;
     o.controller.interval_s =
         static_cast<double>(*query::ParseDurationNanos(config.autoscaler_interval)) / 1e9;
@@ -876,8 +635,9 @@ int RunServe(const ServerConfig& config) {
           keda_options);
     }
   }
-  if ((analytics || autoscaler) && analyzed_sink != nullptr) {
-    analyzed_sink->SetStoredListener([a = analytics.get(), s = autoscaler.get()](
+  analytics::Analytics* analytics = analysis.analytics.get();
+  if ((analytics || autoscaler) && analyzed_sink != nullptr && !tenants) {
+    analyzed_sink->SetStoredListener([a = analytics, s = autoscaler.get()](
                                    const std::shared_ptr<const model::SpanBatch>& batch) {
       if (a != nullptr) a->Enqueue(batch);
       if (s != nullptr) s->PushSpans(*batch);
@@ -885,11 +645,33 @@ int RunServe(const ServerConfig& config) {
   }
   std::optional<query::StaticFiles> ui_files;
   if (!config.ui_dir.empty()) ui_files.emplace(config.ui_dir);
+  std::unique_ptr<TenantRegistry> tenant_registry;
+  if (tenants) {
+    TenantRegistryOptions t;
+    t.config = &config;
+    t.post_to_io = post_to_io;
+    t.max_head_bytes = max_head_bytes;
+    t.notifier = notifier.get();
+    t.autoscaler = autoscaler.get();
+    t.now_nanos = NowNanos;
+    tenant_registry = std::make_unique<TenantRegistry>(std::move(t));
+  }
+  // What takes the resource series from Prometheus: the analytics, or with
+  // tenants the autoscaler's tenant's (opened now for it).
+  analytics::Analytics* resource_target = analytics;
+  if (tenant_registry && autoscaler) {
+    auto t = tenant_registry->GetOrOpen(config.autoscaler_tenant);
+    if (!t.ok()) {
+      spdlog::error("{}", StdView(t.status().message()));
+      return 1;
+    }
+    resource_target = (*t)->analysis().analytics.get();
+  }
 
   // CPU and memory per service from the user's Prometheus join the series.
   std::optional<analytics::PromClient> prom_client;
   std::unique_ptr<analytics::ResourcePuller> resource_puller;
-  if (analytics && !config.prometheus_url.empty()) {
+  if (resource_target != nullptr && !config.prometheus_url.empty()) {
     auto client = analytics::PromClient::Create(config.prometheus_url, std::chrono::seconds(10));
     if (!client.ok()) {
       spdlog::error("analytics.prometheus.url: {}", StdView(client.status().message()));
@@ -897,37 +679,54 @@ int RunServe(const ServerConfig& config) {
     }
     prom_client.emplace(*std::move(client));
     resource_puller = std::make_unique<analytics::ResourcePuller>(
-        &*prom_client, analytics::DefaultResourceQueries(), &analytics->series(), NowNanos);
+        &*prom_client, analytics::DefaultResourceQueries(), &resource_target->series(), NowNanos);
   }
   receive::ReceiverOptions receiver_options;
   receiver_options.limits = config.limits;
   receiver_options.max_request_bytes = config.max_request_bytes;
+  // Per-tenant ingest rate limits (the whole server's without tenants).
+  RateLimiter rate_limiter({config.spans_per_second, config.burst_spans,
+                            tenants ? 4 * size_t{config.max_tenants} : 1});
+  if (rate_limiter.enabled()) receiver_options.rate_limiter = &rate_limiter;
+  if (tenants) {
+    receiver_options.tenant_metadata_key = absl::AsciiStrToLower(config.tenant_header);
+    receiver_options.route = [r = tenant_registry.get()](
+                                 std::string_view tenant) -> absl::StatusOr<receive::SpanSink*> {
+      auto t = r->GetOrOpen(tenant);
+      if (!t.ok()) return t.status();
+      return (*t)->sink();
+    };
+  }
 
   query::ApiOptions api_options;
   api_options.now_nanos = NowNanos;
   api_options.metrics_text = [&] {
-    std::string text =
-        MetricsText(receive_sink, log.get(), head.get(), max_head_bytes, admission);
-    if (blocks && flusher) text += StorageMetricsText(*blocks, *flusher);
+    std::string text = ReceiverMetricsText(receive_sink, admission);
+    if (parts) text += EmbeddedMetricsText(*parts, max_head_bytes);
+    if (tenant_registry) text += tenant_registry->MetricsText();
     std::vector<std::pair<std::string, const kafka::KafkaConsumer*>> consumers;
     if (ingest_consumer) consumers.emplace_back(config.kafka_group, ingest_consumer.get());
     if (analyze_consumer) consumers.emplace_back(config.kafka_analyze_group, analyze_consumer.get());
     text += ScaleOutMetricsText(ch_writer.get(), publisher.get(), consumers);
-    if (analytics) text += analytics->MetricsText();
-    if (detection) text += detection->MetricsText();
-    if (incidents) text += incidents->MetricsText();
+    text += analysis.MetricsText();
     if (resource_puller) text += PrometheusPullMetricsText(resource_puller->stats());
     if (autoscaler) text += autoscaler->MetricsText();
     text += SecurityMetricsText(
         {ingest_tokens->get(), query_tokens->get(), admin_tokens->get()}, tls.get());
     return text;
   };
-  api_options.analytics = analytics.get();
-  api_options.detection = detection.get();
-  api_options.incidents = incidents.get();
-  api_options.autoscaler = autoscaler.get();
+  api_options.analytics = analytics;
+  api_options.detection = analysis.detection.get();
+  api_options.incidents = analysis.incidents.get();
+  api_options.autoscaler = tenants ? nullptr : autoscaler.get();
   api_options.ui = ui_files ? &*ui_files : nullptr;
-  query::QueryApi query_api(query_backend, api_options);
+  // With tenants this API answers the probes, /metrics and the UI's files;
+  // the router sends every other /api/ path to the tenant's own.
+  query::QueryApi query_api(tenants ? tenant_registry->empty_store() : query_backend, api_options);
+  std::optional<TenantQueryRouter> tenant_router;
+  if (tenants) tenant_router.emplace(&query_api, tenant_registry.get(), config.tenant_header);
+  serve::HttpHandler* query_handler =
+      tenant_router ? static_cast<serve::HttpHandler*>(&*tenant_router) : &query_api;
   // Without the receive role the handlers exist but never listen.
   receive::SpanSink* handler_sink = receive_sink != nullptr ? receive_sink : &analyze_only_sink;
   receive::OtlpHttpHandler otlp_http(handler_sink, receiver_options);
@@ -938,33 +737,37 @@ int RunServe(const ServerConfig& config) {
   ingest_http.max_connections = config.max_connections;
   ingest_http.admission = &admission;
   ingest_http.tls = tls;
+  if (tenants) ingest_http.tenant_header = config.tenant_header;
   if (!(*ingest_tokens)->open()) {
     ingest_http.authorize = [t = ingest_tokens->get()](std::string_view,
-                                                       std::string_view authorization) {
-      return t->Check(authorization);
+                                                       std::string_view authorization,
+                                                       std::string_view tenant) {
+      return t->Check(authorization, tenant);
     };
   }
   serve::HttpServerOptions query_http;
   query_http.max_body_bytes = 1 << 20;
   query_http.max_connections = config.max_connections;
   query_http.tls = tls;
+  if (tenants) query_http.tenant_header = config.tenant_header;
   if (!(*query_tokens)->open() || !(*admin_tokens)->open()) {
     query_http.authorize = [q = query_tokens->get(), a = admin_tokens->get()](
-                               std::string_view path, std::string_view authorization) {
+                               std::string_view path, std::string_view authorization,
+                               std::string_view tenant) {
       switch (ScopeOfQueryPath(path)) {
         case QueryScope::kOpen:
           return true;
         case QueryScope::kAdmin:
           return a->Check(authorization);
         case QueryScope::kQuery:
-          return q->Check(authorization);
+          return q->Check(authorization, tenant);
       }
       return false;
     };
   }
   serve::HttpServer otlp_http_server(io, "otlp_http", &otlp_http, ingest_http);
   serve::HttpServer zipkin_server(io, "zipkin", &zipkin, ingest_http);
-  serve::HttpServer query_server(io, "query", &query_api, query_http);
+  serve::HttpServer query_server(io, "query", query_handler, query_http);
   receive::OtlpGrpcReceiver grpc(handler_sink, receiver_options, &admission,
                                  receive::GrpcSecurity{tls_files, ingest_tokens->get()});
 
@@ -975,9 +778,15 @@ int RunServe(const ServerConfig& config) {
     return 1;
   }
   IoThreads threads(io, config.http_threads);
-  if (embedded_here) {
-    if (auto s = Replay(log.get(), head.get(), blocks->covered_wal_seq()); !s.ok()) {
+  if (parts) {
+    if (auto s = ReplayEmbedded(*parts); !s.ok()) {
       spdlog::error("cannot replay the write-ahead log: {}", StdView(s.message()));
+      return 1;
+    }
+  }
+  if (tenant_registry) {
+    if (auto s = tenant_registry->OpenExisting(); !s.ok()) {
+      spdlog::error("{}", StdView(s.message()));
       return 1;
     }
   }
@@ -1025,7 +834,8 @@ int RunServe(const ServerConfig& config) {
       spdlog::error("{}", StdView(s.message()));
     }
   }
-  if (flusher) flusher->Start();
+  if (parts) parts->flusher->Start();
+  if (tenant_registry) tenant_registry->StartAll();
   if (ingest_consumer) ingest_consumer->Start();
   if (analyze_consumer) analyze_consumer->Start();
   if (notifier) {
@@ -1034,7 +844,7 @@ int RunServe(const ServerConfig& config) {
       return 1;
     }
   }
-  if (analytics) analytics->Start();
+  analysis.Start();
   if (autoscaler) {
     autoscaler->Start();
     spdlog::info("autoscaler: every {}, actuator {}{}", config.autoscaler_interval,
@@ -1072,13 +882,14 @@ int RunServe(const ServerConfig& config) {
   if (ch_writer) ch_writer->Stop(grace);
   if (keda) keda->Shutdown(std::chrono::seconds(2));
   if (autoscaler) autoscaler->Stop();
-  if (flusher) flusher->Stop();  // a block being written is finished first
+  if (parts) parts->flusher->Stop();  // a block being written is finished first
+  if (tenant_registry) tenant_registry->StopAll();
   if (resource_puller) resource_puller->Stop();
-  if (analytics) analytics->Stop();
+  analysis.Stop();
   if (notifier) notifier->Stop();
   int exit_code = 0;
-  if (log) {
-    if (auto s = log->Close(); !s.ok()) {
+  if (parts) {
+    if (auto s = parts->log->Close(); !s.ok()) {
       spdlog::error("closing the write-ahead log: {}", StdView(s.message()));
       exit_code = 1;
     }

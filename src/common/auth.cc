@@ -42,9 +42,12 @@ absl::Status FileError(const std::string& scope, const std::string& path, int er
   return absl::UnavailableError(message);
 }
 
+TokenSet::Entry MakeEntry(std::string_view text, bool tenant_bound);
+
 // Reads a token file: its identity and the digests of its tokens.
-absl::Status ReadTokenFile(const std::string& scope, const std::string& path, int64_t* mtime_ns,
-                           int64_t* size, uint64_t* inode, std::vector<TokenSet::Digest>* out) {
+absl::Status ReadTokenFile(const std::string& scope, const std::string& path, bool tenant_bound,
+                           int64_t* mtime_ns, int64_t* size, uint64_t* inode,
+                           std::vector<TokenSet::Entry>* out) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return FileError(scope, path, errno);
   struct stat st {};
@@ -79,12 +82,26 @@ absl::Status ReadTokenFile(const std::string& scope, const std::string& path, in
     const size_t nl = rest.find('\n');
     std::string_view line = Trim(rest.substr(0, nl));
     rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
-    if (!line.empty()) out->push_back(TokenSet::Sha256(line));
+    if (!line.empty()) out->push_back(MakeEntry(line, tenant_bound));
   }
   *mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
   *size = static_cast<int64_t>(st.st_size);
   *inode = static_cast<uint64_t>(st.st_ino);
   return absl::OkStatus();
+}
+
+// An entry from its text: "<tenant>:<token>" binds when `tenant_bound`.
+TokenSet::Entry MakeEntry(std::string_view text, bool tenant_bound) {
+  TokenSet::Entry e;
+  if (tenant_bound) {
+    const size_t colon = text.find(':');
+    if (colon != std::string_view::npos) {
+      e.tenant = std::string(text.substr(0, colon));
+      text.remove_prefix(colon + 1);
+    }
+  }
+  e.digest = TokenSet::Sha256(text);
+  return e;
 }
 
 }  // namespace
@@ -127,7 +144,8 @@ absl::StatusOr<std::unique_ptr<TokenSet>> TokenSet::Create(TokenSetOptions optio
   std::lock_guard lock(set->mu_);
   for (FileState& f : set->files_) {
     if (auto s =
-            ReadTokenFile(set->options_.scope, f.path, &f.mtime_ns, &f.size, &f.inode, &f.digests);
+            ReadTokenFile(set->options_.scope, f.path, set->options_.tenant_bound, &f.mtime_ns,
+                          &f.size, &f.inode, &f.entries);
         !s.ok()) {
       return s;
     }
@@ -139,7 +157,7 @@ absl::StatusOr<std::unique_ptr<TokenSet>> TokenSet::Create(TokenSetOptions optio
 
 TokenSet::TokenSet(TokenSetOptions options)
     : options_(std::move(options)), open_(options_.tokens.empty() && options_.token_files.empty()) {
-  for (const std::string& t : options_.tokens) static_.push_back(Sha256(t));
+  for (const std::string& t : options_.tokens) static_.push_back(MakeEntry(t, options_.tenant_bound));
   for (const std::string& path : options_.token_files) {
     files_.emplace_back();
     files_.back().path = path;
@@ -147,9 +165,9 @@ TokenSet::TokenSet(TokenSetOptions options)
 }
 
 void TokenSet::Rebuild() {
-  auto all = std::make_shared<std::vector<Digest>>(static_);
-  for (const FileState& f : files_) all->insert(all->end(), f.digests.begin(), f.digests.end());
-  digests_ = std::move(all);
+  auto all = std::make_shared<std::vector<Entry>>(static_);
+  for (const FileState& f : files_) all->insert(all->end(), f.entries.begin(), f.entries.end());
+  entries_ = std::move(all);
 }
 
 void TokenSet::MaybeReload() {
@@ -174,8 +192,8 @@ void TokenSet::MaybeReload() {
     }
     FileState next;
     next.path = f.path;
-    if (!ReadTokenFile(options_.scope, f.path, &next.mtime_ns, &next.size, &next.inode,
-                       &next.digests)
+    if (!ReadTokenFile(options_.scope, f.path, options_.tenant_bound, &next.mtime_ns, &next.size,
+                       &next.inode, &next.entries)
              .ok()) {
       reload_failures_.fetch_add(1, std::memory_order_relaxed);
       continue;
@@ -187,23 +205,26 @@ void TokenSet::MaybeReload() {
   if (changed) Rebuild();
 }
 
-bool TokenSet::Check(std::string_view authorization) {
+bool TokenSet::Check(std::string_view authorization, std::string_view tenant) {
   if (open_) return true;
-  return CheckToken(BearerToken(authorization));
+  return CheckToken(BearerToken(authorization), tenant);
 }
 
-bool TokenSet::CheckToken(std::string_view token) {
+bool TokenSet::CheckToken(std::string_view token, std::string_view tenant) {
   if (open_) return true;
   if (!options_.token_files.empty()) MaybeReload();
-  std::shared_ptr<const std::vector<Digest>> digests;
+  std::shared_ptr<const std::vector<Entry>> entries;
   {
     std::lock_guard lock(mu_);
-    digests = digests_;
+    entries = entries_;
   }
   // Hashed even when empty, so that a missing token costs what a wrong one does.
   const Digest presented = Sha256(token);
   bool match = false;
-  for (const Digest& d : *digests) match |= DigestsEqual(presented, d);
+  // Every digest is compared (no early exit); the tenant is not a secret.
+  for (const Entry& e : *entries) {
+    match |= DigestsEqual(presented, e.digest) && (e.tenant.empty() || e.tenant == tenant);
+  }
   match &= !token.empty();
   if (!match) rejected_.fetch_add(1, std::memory_order_relaxed);
   return match;

@@ -17,6 +17,13 @@
 // (today's behaviour when nothing is configured). A set with files that
 // happen to be empty accepts nothing.
 //
+// Tenants (docs/security.md#tenants): with `tenant_bound`, a token (static or
+// a file's line) written "<tenant>:<token>" is valid for that tenant only; a
+// token without a tenant prefix (or with an empty one, ":<token>", for a
+// token that itself holds a colon) is valid for every tenant, as a trusted
+// proxy's would be. Check(authorization, tenant) accepts a bound token only
+// with its own tenant.
+//
 // Threading: Check may be called from any thread, concurrently.
 #pragma once
 
@@ -43,6 +50,8 @@ struct TokenSetOptions {
   std::vector<std::string> token_files;  // one token per line
   // Files are looked at (stat) at most this often when Check is called.
   std::chrono::milliseconds reload_interval{1000};
+  // Entries may be "<tenant>:<token>" (see above).
+  bool tenant_bound = false;
 };
 
 class TokenSet {
@@ -59,10 +68,11 @@ class TokenSet {
 
   // `authorization` is the whole Authorization header (or gRPC
   // "authorization" metadata) value: "Bearer <token>", the scheme
-  // case-insensitive. True if the set is open or the token is accepted.
-  bool Check(std::string_view authorization);
+  // case-insensitive. True if the set is open or the token is accepted for
+  // `tenant` (any token not bound to a tenant is).
+  bool Check(std::string_view authorization, std::string_view tenant = {});
   // The same for a bare token.
-  bool CheckToken(std::string_view token);
+  bool CheckToken(std::string_view token, std::string_view tenant = {});
 
   // Requests refused since the start.
   uint64_t rejected() const { return rejected_.load(std::memory_order_relaxed); }
@@ -75,6 +85,12 @@ class TokenSet {
   // Equal-length digests compared in constant time.
   static bool DigestsEqual(const Digest& a, const Digest& b);
 
+  // An accepted token: its digest and the tenant it is bound to ("" for any).
+  struct Entry {
+    Digest digest;
+    std::string tenant;
+  };
+
  private:
   struct FileState {
     std::string path;
@@ -82,7 +98,7 @@ class TokenSet {
     int64_t mtime_ns = -1;
     int64_t size = -1;
     uint64_t inode = 0;
-    std::vector<Digest> digests;
+    std::vector<Entry> entries;
   };
 
   explicit TokenSet(TokenSetOptions options);
@@ -92,11 +108,11 @@ class TokenSet {
 
   const TokenSetOptions options_;
   const bool open_;
-  std::vector<Digest> static_;
+  std::vector<Entry> static_;
 
   std::mutex mu_;
   std::vector<FileState> files_;                        // guarded by mu_
-  std::shared_ptr<const std::vector<Digest>> digests_;  // guarded by mu_
+  std::shared_ptr<const std::vector<Entry>> entries_;  // guarded by mu_
   // When the files are next looked at (steady clock, ns); read without mu_
   // so that a check between looks takes no lock for it.
   std::atomic<int64_t> next_look_ns_{0};

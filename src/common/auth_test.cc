@@ -107,6 +107,33 @@ TEST(TokenSetTest, FileTokensOneALine) {
   EXPECT_FALSE(s.Check("Bearer third"));
 }
 
+TEST(TokenSetTest, TenantBoundTokensAreValidForTheirTenantOnly) {
+  TempDir dir;
+  const std::string path = dir.File("tokens", "acme:file-a\nproxy\n:odd:token\n");
+  TokenSetOptions o{"ingest", {"globex:static-g"}, {path}};
+  o.tenant_bound = true;
+  auto set = TokenSet::Create(o);
+  ASSERT_TRUE(set.ok()) << set.status();
+  TokenSet& s = **set;
+  EXPECT_TRUE(s.Check("Bearer file-a", "acme"));
+  EXPECT_FALSE(s.Check("Bearer file-a", "globex"));
+  EXPECT_FALSE(s.Check("Bearer file-a", ""));
+  EXPECT_FALSE(s.Check("Bearer acme:file-a", "acme"));  // the prefix is not part of it
+  EXPECT_TRUE(s.Check("Bearer static-g", "globex"));
+  EXPECT_FALSE(s.Check("Bearer static-g", "acme"));
+  EXPECT_TRUE(s.Check("Bearer proxy", "acme"));  // unbound: every tenant
+  EXPECT_TRUE(s.Check("Bearer proxy", "globex"));
+  EXPECT_TRUE(s.Check("Bearer odd:token", "acme"));  // empty prefix: unbound
+  EXPECT_EQ(s.rejected(), 4u);
+}
+
+TEST(TokenSetTest, WithoutTenantsAColonIsPartOfTheToken) {
+  auto set = TokenSet::Create({"ingest", {"acme:secret"}, {}});
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_TRUE((*set)->Check("Bearer acme:secret"));
+  EXPECT_FALSE((*set)->Check("Bearer secret", "acme"));
+}
+
 TEST(TokenSetTest, EmptyFileAcceptsNothing) {
   TempDir dir;
   auto set = TokenSet::Create({"query", {}, {dir.File("tokens", "\n")}});

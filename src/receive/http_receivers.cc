@@ -5,7 +5,11 @@
 
 #include <protozero/pbf_writer.hpp>
 
+#include <algorithm>
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
+#include "common/strings.h"
 #include "receive/gzip.h"
 
 namespace ariadne::receive {
@@ -30,6 +34,63 @@ std::string EncodeRpcStatus(int code, std::string_view message) {
   if (code != 0) status.add_int32(1, code);
   if (!message.empty()) status.add_string(2, message.data(), message.size());
   return out;
+}
+
+std::string EncodeRpcStatusWithRetryInfo(int code, std::string_view message, double delay_s) {
+  std::string out = EncodeRpcStatus(code, message);
+  std::string retry_info;
+  {
+    protozero::pbf_writer info(retry_info);
+    protozero::pbf_writer delay(info, 1);  // retry_delay: google.protobuf.Duration
+    const double whole = delay_s < 0 ? 0 : delay_s;
+    const auto seconds = static_cast<int64_t>(whole);
+    const auto nanos = static_cast<int32_t>((whole - static_cast<double>(seconds)) * 1e9);
+    if (seconds != 0) delay.add_int64(1, seconds);
+    if (nanos != 0) delay.add_int32(2, nanos);
+  }
+  protozero::pbf_writer status(out);
+  protozero::pbf_writer any(status, 3);  // details: google.protobuf.Any
+  constexpr std::string_view kType = "type.googleapis.com/google.rpc.RetryInfo";
+  any.add_string(1, kType.data(), kType.size());
+  any.add_bytes(2, retry_info.data(), retry_info.size());
+  return out;
+}
+
+absl::StatusOr<SpanSink*> RouteBatch(SpanSink* own, const ReceiverOptions& options,
+                                     std::string_view tenant, size_t spans,
+                                     IngestCounters& counters, double* retry_after_s) {
+  SpanSink* sink = own;
+  if (options.route) {
+    auto routed = options.route(tenant);
+    if (!routed.ok()) {
+      counters.unknown_tenant_requests.fetch_add(1, std::memory_order_relaxed);
+      counters.refused_requests.fetch_add(1, std::memory_order_relaxed);
+      return routed.status();
+    }
+    sink = *routed;
+  }
+  if (options.rate_limiter != nullptr && spans > 0 &&
+      !options.rate_limiter->TryTake(tenant, static_cast<double>(spans), retry_after_s)) {
+    counters.rate_limited_requests.fetch_add(1, std::memory_order_relaxed);
+    counters.refused_requests.fetch_add(1, std::memory_order_relaxed);
+    return absl::ResourceExhaustedError(absl::StrCat(
+        tenant.empty() ? std::string("the server") : absl::StrCat("tenant \"", AbslView(tenant), "\""),
+        " is over its ingest rate limit (limits.spans_per_second)"));
+  }
+  return sink;
+}
+
+int HttpStatusOfRefusal(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+      return 400;
+    case absl::StatusCode::kUnauthenticated:
+      return 401;
+    case absl::StatusCode::kResourceExhausted:
+      return 429;
+    default:
+      return 503;
+  }
 }
 
 namespace {
@@ -95,12 +156,16 @@ absl::StatusOr<std::string> Inflate(HttpRequest& request, uint64_t max_bytes, in
 
 // The HTTP status and Retry-After for an ingest that could not be done.
 HttpResponse RefusedByIngest(serve::HttpHandler* handler, const absl::Status& status,
-                             std::string_view content_type, int retry_after) {
-  const int http = status.code() == absl::StatusCode::kResourceExhausted ? 429 : 503;
+                             std::string_view content_type, double retry_after) {
+  const int http = HttpStatusOfRefusal(status);
+  if (http == 400 || http == 401) {
+    return handler->ErrorResponse(http, std::string(status.message()), content_type);
+  }
   HttpResponse r = handler->ErrorResponse(
       http, absl::StrCat("spans could not be stored, retry later: ", status.message()),
       content_type);
-  r.headers.emplace_back("Retry-After", std::to_string(retry_after));
+  r.headers.emplace_back("Retry-After", std::to_string(std::max<int64_t>(
+                                            1, static_cast<int64_t>(std::ceil(retry_after)))));
   return r;
 }
 
@@ -163,7 +228,13 @@ void OtlpHttpHandler::Handle(HttpRequest request, Responder respond) {
   std::string_view raw;
   if (!json && stats.rejected_spans == 0 && !batch->empty()) raw = batch->raw_input();
   const std::string content_type = request.content_type;
-  ingester_->Submit(
+  double retry_after = options_.retry_after_seconds;
+  auto sink = RouteBatch(ingester_, options_, request.tenant, batch->size(), counters, &retry_after);
+  if (!sink.ok()) {
+    respond(RefusedByIngest(this, sink.status(), content_type, retry_after));
+    return;
+  }
+  (*sink)->Submit(
       std::move(*batch), raw,
       [this, respond = std::move(respond), stats, json, content_type,
        &counters](absl::Status status) {
@@ -242,7 +313,19 @@ void ZipkinHandler::Handle(HttpRequest request, Responder respond) {
                                         " spans were rejected: ", stats.error_message)));
     return;
   }
-  ingester_->Submit(
+  double retry_after = options_.retry_after_seconds;
+  auto sink = RouteBatch(ingester_, options_, request.tenant, batch->size(), counters, &retry_after);
+  if (!sink.ok()) {
+    const int http = HttpStatusOfRefusal(sink.status());
+    HttpResponse r = PlainText(http, std::string(sink.status().message()));
+    if (http == 429 || http == 503) {
+      r.headers.emplace_back("Retry-After", std::to_string(std::max<int64_t>(
+                                                1, static_cast<int64_t>(std::ceil(retry_after)))));
+    }
+    respond(std::move(r));
+    return;
+  }
+  (*sink)->Submit(
       std::move(*batch), {},
       [this, respond = std::move(respond), stats, &counters](absl::Status status) {
         if (!status.ok()) {

@@ -30,8 +30,10 @@ void Ingester::Submit(model::SpanBatch batch, std::string_view raw_otlp,
     done(absl::OkStatus());
     return;
   }
-  if (max_head_bytes_ != 0 && head_->memory_bytes() >= max_head_bytes_) {
-    done(absl::UnavailableError(absl::StrCat("the in-memory head holds ", head_->memory_bytes(),
+  const uint64_t in_use =
+      max_head_bytes_ == 0 ? 0 : head_bytes_in_use_ ? head_bytes_in_use_() : head_->memory_bytes();
+  if (max_head_bytes_ != 0 && in_use >= max_head_bytes_) {
+    done(absl::UnavailableError(absl::StrCat("the in-memory head holds ", in_use,
                                              " bytes, at its limit of ", max_head_bytes_,
                                              " (limits.max_head_bytes)")));
     return;

@@ -37,12 +37,15 @@ class Ingester : public SpanSink {
   // A batch is refused with Unavailable while the head holds more than
   // `max_head_bytes` (0: no limit): until the block store takes old spans
   // out of memory, that is what keeps memory bounded when the flood goes on.
+  // `head_bytes_in_use`, if set, is what is compared with the limit instead
+  // of this head's size (with tenants: every tenant's head together).
   Ingester(wal::Wal* wal, store::Head* head, Executor run_after_log = {},
-           uint64_t max_head_bytes = 0)
+           uint64_t max_head_bytes = 0, std::function<uint64_t()> head_bytes_in_use = {})
       : wal_(wal),
         head_(head),
         run_after_log_(std::move(run_after_log)),
-        max_head_bytes_(max_head_bytes) {}
+        max_head_bytes_(max_head_bytes),
+        head_bytes_in_use_(std::move(head_bytes_in_use)) {}
 
   // `raw_otlp`, if not empty, is the protobuf encoding of exactly this batch
   // and lives in memory the batch owns (its adopted request body, when no
@@ -67,6 +70,7 @@ class Ingester : public SpanSink {
   store::Head* const head_;
   const Executor run_after_log_;
   const uint64_t max_head_bytes_;
+  const std::function<uint64_t()> head_bytes_in_use_;
 
   // Submit holds cut_mu_ shared while it takes its epoch and hands the batch
   // to the log; Cut holds it exclusively while it moves to the next epoch

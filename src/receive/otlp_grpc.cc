@@ -33,8 +33,9 @@ grpc::ByteBuffer ToByteBuffer(const std::string& bytes) {
 // One Export call: read the request, decode, ingest, answer.
 class ExportReactor : public grpc::ServerGenericBidiReactor {
  public:
-  ExportReactor(SpanSink* ingester, const ReceiverOptions* options, Admission* admission)
-      : ingester_(ingester), options_(options), admission_(admission) {
+  ExportReactor(SpanSink* ingester, const ReceiverOptions* options, Admission* admission,
+                std::string tenant)
+      : ingester_(ingester), options_(options), admission_(admission), tenant_(std::move(tenant)) {
     StartRead(&request_);
   }
 
@@ -49,8 +50,11 @@ class ExportReactor : public grpc::ServerGenericBidiReactor {
     if (admission_ != nullptr) {
       if (!admission_->TryAcquire(size)) {
         counters.refused_requests.fetch_add(1, std::memory_order_relaxed);
-        Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                            "server is overloaded: too much data in flight, retry later"));
+        const std::string message = "server is overloaded: too much data in flight, retry later";
+        Finish(grpc::Status(
+            grpc::StatusCode::RESOURCE_EXHAUSTED, message,
+            EncodeRpcStatusWithRetryInfo(grpc::StatusCode::RESOURCE_EXHAUSTED, message,
+                                         options_->retry_after_seconds)));
         return;
       }
       reserved_ = size;
@@ -75,14 +79,16 @@ class ExportReactor : public grpc::ServerGenericBidiReactor {
     }
     std::string_view raw;
     if (stats.rejected_spans == 0 && !batch->empty()) raw = batch->raw_input();
-    ingester_->Submit(std::move(*batch), raw, [this, stats, &counters](absl::Status status) {
+    double retry_after = options_->retry_after_seconds;
+    auto sink = RouteBatch(ingester_, *options_, tenant_, batch->size(), counters, &retry_after);
+    if (!sink.ok()) {
+      Done(Refusal(sink.status(), retry_after));
+      return;
+    }
+    (*sink)->Submit(std::move(*batch), raw, [this, stats, &counters](absl::Status status) {
       if (!status.ok()) {
         counters.refused_requests.fetch_add(1, std::memory_order_relaxed);
-        Done(grpc::Status(
-            status.code() == absl::StatusCode::kResourceExhausted
-                ? grpc::StatusCode::RESOURCE_EXHAUSTED
-                : grpc::StatusCode::UNAVAILABLE,
-            absl::StrCat("spans could not be stored, retry later: ", status.message())));
+        Done(Refusal(status, options_->retry_after_seconds));
         return;
       }
       counters.accepted_spans.fetch_add(stats.accepted_spans, std::memory_order_relaxed);
@@ -99,6 +105,27 @@ class ExportReactor : public grpc::ServerGenericBidiReactor {
   }
 
  private:
+  // The gRPC answer to a refused batch: RESOURCE_EXHAUSTED carries a
+  // RetryInfo (so exporters retry it), the rest map as HttpStatusOfRefusal.
+  static grpc::Status Refusal(const absl::Status& status, double retry_after_s) {
+    switch (status.code()) {
+      case absl::StatusCode::kInvalidArgument:
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(status.message()));
+      case absl::StatusCode::kUnauthenticated:
+        return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(status.message()));
+      case absl::StatusCode::kResourceExhausted: {
+        const std::string message =
+            absl::StrCat("spans could not be stored, retry later: ", status.message());
+        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, message,
+                            EncodeRpcStatusWithRetryInfo(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                                         message, retry_after_s));
+      }
+      default:
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                            absl::StrCat("spans could not be stored, retry later: ",
+                                         status.message()));
+    }
+  }
   void Done(grpc::Status status) {
     ReleaseReservation();
     Finish(status);
@@ -111,6 +138,7 @@ class ExportReactor : public grpc::ServerGenericBidiReactor {
   SpanSink* const ingester_;
   const ReceiverOptions* const options_;
   Admission* const admission_;
+  const std::string tenant_;
   grpc::ByteBuffer request_;
   grpc::ByteBuffer response_;
   uint64_t reserved_ = 0;
@@ -134,15 +162,20 @@ class OtlpGrpcReceiver::Service : public grpc::CallbackGenericService {
         tokens_(tokens != nullptr && !tokens->open() ? tokens : nullptr) {}
 
   grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override {
+    const auto& metadata = ctx->client_metadata();
+    std::string tenant;
+    if (!options_.tenant_metadata_key.empty()) {
+      const auto t = metadata.find(options_.tenant_metadata_key);
+      if (t != metadata.end()) tenant.assign(t->second.data(), t->second.size());
+    }
     // First, so that nothing (not even which methods exist) is told to a
     // client without a token.
     if (tokens_ != nullptr) {
-      const auto& metadata = ctx->client_metadata();
       const auto it = metadata.find(serve::kGrpcAuthorizationKey);
       const std::string_view value = it == metadata.end()
                                          ? std::string_view()
                                          : std::string_view(it->second.data(), it->second.size());
-      if (!tokens_->Check(value)) {
+      if (!tokens_->Check(value, tenant)) {
         return new Finished(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "unauthorized"));
       }
     }
@@ -151,7 +184,7 @@ class OtlpGrpcReceiver::Service : public grpc::CallbackGenericService {
                                        absl::StrCat("unknown method ", ctx->method(),
                                                     " (this port serves ", kExportMethod, ")")));
     }
-    return new ExportReactor(ingester_, &options_, admission_);
+    return new ExportReactor(ingester_, &options_, admission_, std::move(tenant));
   }
 
   const ReceiverOptions& options() const { return options_; }

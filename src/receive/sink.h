@@ -38,6 +38,8 @@ struct IngestCounters {
   std::atomic<uint64_t> rejected_spans{0};  // invalid spans (partial success)
   std::atomic<uint64_t> malformed_requests{0};
   std::atomic<uint64_t> refused_requests{0};  // overload or storage failure
+  std::atomic<uint64_t> rate_limited_requests{0};  // over the tenant's rate (also refused)
+  std::atomic<uint64_t> unknown_tenant_requests{0};  // no valid tenant, or no room for it
 };
 
 class SpanSink {

@@ -254,7 +254,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (shared_->options.authorize) {
       const std::string_view target = req.target();
       const std::string path = PercentDecode(target.substr(0, target.find('?')), false);
-      if (!shared_->options.authorize(path, req[http::field::authorization])) {
+      const std::string_view tenant =
+          shared_->options.tenant_header.empty()
+              ? std::string_view()
+              : std::string_view(req[shared_->options.tenant_header]);
+      if (!shared_->options.authorize(path, req[http::field::authorization], tenant)) {
         HttpResponse r = shared_->handler->ErrorResponse(401, "unauthorized", content_type_);
         r.headers.emplace_back("WWW-Authenticate", "Bearer");
         close_after_write_ = true;
@@ -324,6 +328,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     req.content_type = MediaType(msg[http::field::content_type]);
     req.content_encoding = Lower(msg[http::field::content_encoding]);
     req.authorization = std::string(msg[http::field::authorization]);
+    if (!shared_->options.tenant_header.empty()) {
+      req.tenant = std::string(msg[shared_->options.tenant_header]);
+    }
     req.body = std::move(msg.body());
     Lowest().expires_never();
     shared_->active->fetch_add(1);

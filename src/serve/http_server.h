@@ -49,6 +49,7 @@ struct HttpRequest {
   std::string content_type;                                 // lower case, without parameters
   std::string content_encoding;                             // lower case
   std::string authorization;  // the Authorization header, as sent (auth is done by then)
+  std::string tenant;  // the tenant header's value (HttpServerOptions::tenant_header), as sent
   std::string body;
 
   // First value of a query parameter, or "" if absent.
@@ -85,9 +86,14 @@ struct HttpServerOptions {
   std::chrono::seconds retry_after{1};  // Retry-After when over admission
   Admission* admission = nullptr;       // not owned; null = no budget
   // Whether a request may go on: its path (percent-decoded, as
-  // HttpRequest::path) and Authorization header value ("" if none). Called
-  // on a server thread before the body is read; null = every request may.
-  std::function<bool(std::string_view path, std::string_view authorization)> authorize;
+  // HttpRequest::path), Authorization header value ("" if none) and tenant
+  // header value ("" if none or no tenant_header). Called on a server
+  // thread before the body is read; null = every request may.
+  std::function<bool(std::string_view path, std::string_view authorization,
+                     std::string_view tenant)>
+      authorize;
+  // The header that names the tenant (e.g. "X-Scope-OrgID"); "" = none.
+  std::string tenant_header;
   // TLS on this listener; null = plain HTTP.
   std::shared_ptr<TlsContext> tls;
 };

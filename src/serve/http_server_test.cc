@@ -102,7 +102,7 @@ TEST(HttpServerAuthTest, RefusedBeforeTheBodyIsRead) {
   std::atomic<int> asked{0};
   HttpServerOptions o;
   o.max_body_bytes = 32 << 20;
-  o.authorize = [&](std::string_view path, std::string_view authorization) {
+  o.authorize = [&](std::string_view path, std::string_view authorization, std::string_view) {
     ++asked;
     return (*tokens)->Check(authorization);
   };
@@ -135,11 +135,37 @@ TEST(HttpServerAuthTest, RefusedBeforeTheBodyIsRead) {
   EXPECT_EQ(seen[0].body, "{}");
 }
 
+TEST(HttpServerAuthTest, TheTenantHeaderReachesAuthorizeAndTheHandler) {
+  std::mutex mu;
+  std::vector<std::string> tenants;
+  HttpServerOptions o;
+  o.tenant_header = "X-Scope-OrgID";
+  o.authorize = [&](std::string_view, std::string_view, std::string_view tenant) {
+    std::lock_guard lock(mu);
+    tenants.emplace_back(tenant);
+    return tenant != "evil";
+  };
+  TestServer server(o);
+  const std::string ok = RawExchange(
+      server.port(),
+      "GET /api/services HTTP/1.1\r\nHost: x\r\nx-scope-orgid: acme\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(ok.rfind("HTTP/1.1 200", 0), 0u) << ok;
+  const std::string refused = RawExchange(
+      server.port(),
+      "GET /api/services HTTP/1.1\r\nHost: x\r\nX-Scope-OrgID: evil\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(refused.rfind("HTTP/1.1 401", 0), 0u) << refused;
+  auto seen = server.handler().requests();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].tenant, "acme");
+  std::lock_guard lock(mu);
+  EXPECT_EQ(tenants, (std::vector<std::string>{"acme", "evil"}));
+}
+
 TEST(HttpServerAuthTest, AuthorizeSeesTheDecodedPath) {
   std::mutex mu;
   std::vector<std::string> paths;
   HttpServerOptions o;
-  o.authorize = [&](std::string_view path, std::string_view) {
+  o.authorize = [&](std::string_view path, std::string_view, std::string_view) {
     std::lock_guard lock(mu);
     paths.emplace_back(path);
     return path == "/healthz";
