@@ -112,6 +112,36 @@ ui:
   }
 }
 
+TEST(ConfigTest, TenantKeysAreReadAndChecked) {
+  const std::string path = testing::TempDir() + "/tenants.yaml";
+  std::ofstream(path) << "tenants:\n  enabled: true\n  header: X-Tenant\n  max: 7\n"
+                         "limits:\n  spans_per_second: 500\n  burst_spans: 1000\n"
+                         "autoscaler:\n  tenant: acme\n";
+  ServerConfig c;
+  ASSERT_TRUE(LoadYamlConfig(path, &c).ok());
+  EXPECT_TRUE(c.tenants_enabled);
+  EXPECT_EQ(c.tenant_header, "X-Tenant");
+  EXPECT_EQ(c.max_tenants, 7u);
+  EXPECT_EQ(c.spans_per_second, 500);
+  EXPECT_EQ(c.burst_spans, 1000);
+  EXPECT_EQ(c.autoscaler_tenant, "acme");
+  EXPECT_TRUE(Validate(c).ok()) << Validate(c);
+  auto refused = [](auto change) {
+    ServerConfig b;
+    b.tenants_enabled = true;
+    change(&b);
+    return !Validate(b).ok();
+  };
+  EXPECT_TRUE(refused([](ServerConfig* b) { b->tenant_header = "X Tenant"; }));
+  EXPECT_TRUE(refused([](ServerConfig* b) { b->max_tenants = 0; }));
+  EXPECT_TRUE(refused([](ServerConfig* b) { b->autoscaler_tenant = "../x"; }));
+  EXPECT_TRUE(refused([](ServerConfig* b) { b->kafka_brokers = "127.0.0.1:9092"; }));
+  EXPECT_TRUE(refused([](ServerConfig* b) { b->spans_per_second = -1; }));
+  ServerConfig no_tenants;
+  no_tenants.autoscaler_tenant = "acme";
+  EXPECT_FALSE(Validate(no_tenants).ok());
+}
+
 TEST(ConfigTest, ExampleFileLoadsAndMatchesTheDefaults) {
   ServerConfig c;
   ASSERT_TRUE(LoadYamlConfig(ARIADNE_SOURCE_DIR "/ariadne.example.yaml", &c).ok());
@@ -126,6 +156,12 @@ TEST(ConfigTest, ExampleFileLoadsAndMatchesTheDefaults) {
   EXPECT_EQ(c.max_inflight_bytes, defaults.max_inflight_bytes);
   EXPECT_EQ(c.max_head_bytes, defaults.max_head_bytes);
   EXPECT_EQ(c.max_connections, defaults.max_connections);
+  EXPECT_EQ(c.spans_per_second, defaults.spans_per_second);
+  EXPECT_EQ(c.burst_spans, defaults.burst_spans);
+  EXPECT_EQ(c.tenants_enabled, defaults.tenants_enabled);
+  EXPECT_EQ(c.tenant_header, defaults.tenant_header);
+  EXPECT_EQ(c.max_tenants, defaults.max_tenants);
+  EXPECT_EQ(c.autoscaler_tenant, defaults.autoscaler_tenant);
   EXPECT_EQ(c.autoscaler_enabled, defaults.autoscaler_enabled);
   EXPECT_EQ(c.autoscaler_interval, defaults.autoscaler_interval);
   EXPECT_EQ(c.autoscaler_slo, defaults.autoscaler_slo);
