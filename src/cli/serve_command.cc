@@ -291,19 +291,20 @@ class IoThreads {
 };
 
 // Which token set guards a path on the query listener (docs/security.md):
-// the probes stay open for the orchestrator, /metrics (and admin endpoints
-// under /api/admin/) are admin, everything else, the UI included, is query.
+// /metrics (and admin endpoints under /api/admin/) are admin, the API under
+// /api is query; the probes and the web UI's files (the same for everybody,
+// no data in them: the UI sends the token with its API calls) are open.
 // Trailing slashes are dropped as the query API does when it routes, so
 // that "/metrics/" cannot reach /metrics with a query token.
 enum class QueryScope { kOpen, kQuery, kAdmin };
 
 QueryScope ScopeOfQueryPath(std::string_view path) {
   while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
-  if (path == "/healthz" || path == "/readyz") return QueryScope::kOpen;
   if (path == "/metrics" || path == "/api/admin" || path.starts_with("/api/admin/")) {
     return QueryScope::kAdmin;
   }
-  return QueryScope::kQuery;
+  if (path == "/api" || path.starts_with("/api/")) return QueryScope::kQuery;
+  return QueryScope::kOpen;  // /healthz, /readyz, the UI's files
 }
 
 std::string SecurityMetricsText(const std::vector<const TokenSet*>& sets,

@@ -248,13 +248,17 @@ describe('authentication and TLS', () => {
   });
 
   it('refuses reads without the query token; /metrics wants the admin token', async () => {
-    for (const p of ['/api/services', '/api/traces?service=x', '/api/v3/services', '/', '/metrics/']) {
+    for (const p of ['/api/services', '/api/traces?service=x', '/api/v3/services', '/api/',
+      '/metrics/']) {
       for (const headers of [{}, bearer('wrong'), bearer(kIngestToken)]) {
         const res = await httpsRequest(ctx, url('query', p), { headers });
         assert.equal(res.status, 401, `GET ${p} with ${JSON.stringify(headers)}: ${res.text}`);
         assert.equal(res.headers['www-authenticate'], 'Bearer');
       }
     }
+    // The web UI's files are open (they hold no data; the UI sends the token with its API calls).
+    const page = await httpsRequest(ctx, url('query', '/search'), {});
+    assert.notEqual(page.status, 401, page.text);
     const asQuery = await httpsRequest(ctx, url('query', '/metrics'), { headers: bearer(kQueryToken) });
     assert.equal(asQuery.status, 401, asQuery.text);
     const asAdmin = await httpsRequest(ctx, url('query', '/metrics'), { headers: bearer(kAdminToken) });

@@ -5,6 +5,33 @@ import { MapPage } from './pages/map';
 import { IncidentsPage } from './pages/incidents';
 import { ServicePage } from './pages/service';
 import { AutoscalingPage } from './pages/autoscaling';
+import { loadAccess, saveAccess } from './lib/access';
+
+// The token and tenant sent with API requests; saving reloads the page so
+// that every view asks again with them.
+function AccessForm() {
+  const a = loadAccess();
+  return (
+    <details class="access">
+      <summary>{a.tenant ? `Access: ${a.tenant}` : 'Access'}</summary>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          const f = e.currentTarget as HTMLFormElement;
+          const value = (name: string) => (f.elements.namedItem(name) as HTMLInputElement).value;
+          saveAccess({ token: value('token'), tenant: value('tenant') });
+          window.location.reload();
+        }}
+      >
+        <label>Token <input name="token" type="password" value={a.token} autocomplete="off" /></label>
+        <label>Tenant <input name="tenant" value={a.tenant} spellcheck={false} /></label>
+        <button type="button" onClick={(e) => (e.currentTarget as HTMLButtonElement).form?.requestSubmit()}>
+          Save
+        </button>
+      </form>
+    </details>
+  );
+}
 
 export function App() {
   const route = useRoute();
@@ -30,6 +57,7 @@ export function App() {
         >
           <input name="id" placeholder="Trace ID" aria-label="Open trace by id" spellcheck={false} />
         </form>
+        <AccessForm />
       </nav>
       <main class="content">
         {route.page === 'search' && <SearchPage params={route.params} />}

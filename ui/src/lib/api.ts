@@ -1,6 +1,7 @@
 // The query API, from the same origin (served by `ariadne serve`, or proxied
 // by the dev server).
 
+import { loadAccess, requestHeaders } from './access';
 import type { CriticalPath, Envelope, Trace } from './jaeger';
 
 export class ApiError extends Error {
@@ -10,7 +11,7 @@ export class ApiError extends Error {
 }
 
 async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
-  const res = await fetch(path, { signal, headers: { Accept: 'application/json' } });
+  const res = await fetch(path, { signal, headers: requestHeaders(loadAccess()) });
   const text = await res.text();
   let body: unknown = null;
   try {
@@ -23,7 +24,8 @@ async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
     const msg = env?.errors?.map((e) => e.msg).join('; ') ||
       (body as { error?: { message?: string } } | null)?.error?.message || text.slice(0, 300) ||
       res.statusText;
-    throw new ApiError(res.status, `${res.status}: ${msg}`);
+    const hint = res.status === 401 ? ' (set a token or tenant under "Access")' : '';
+    throw new ApiError(res.status, `${res.status}: ${msg}${hint}`);
   }
   if (body === null) throw new ApiError(res.status, `${path}: the answer is not JSON`);
   return body as T;
