@@ -158,6 +158,19 @@ int RunFsck(const FsckOptions& options) {
   r.json = options.json;
   CheckBlocks(options.data_dir + "/blocks", &r);
   CheckWal(options.data_dir + "/wal", &r);
+  // With tenants every tenant has its own log and blocks (docs/security.md#tenants).
+  const std::string tenants = options.data_dir + "/tenants";
+  if (fs::is_directory(tenants, ec)) {
+    std::vector<std::string> dirs;
+    for (const auto& entry : fs::directory_iterator(tenants, ec)) {
+      if (entry.is_directory()) dirs.push_back(entry.path().string());
+    }
+    std::sort(dirs.begin(), dirs.end());
+    for (const std::string& dir : dirs) {
+      CheckBlocks(dir + "/blocks", &r);
+      CheckWal(dir + "/wal", &r);
+    }
+  }
   if (r.json) {
     std::printf("{\"checked\":%d,\"damaged\":%d}\n", r.checked, r.damaged);
   } else {

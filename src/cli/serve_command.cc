@@ -421,6 +421,11 @@ int RunServe(const ServerConfig& config) {
   // threads, leaving the log's writer thread to write and sync.
   const uint64_t max_head_bytes =
       config.max_head_bytes != 0 ? config.max_head_bytes : PhysicalMemoryBytes() / 2;
+  if (tenants && std::filesystem::exists(config.data_dir + "/wal", ec)) {
+    spdlog::warn("{}/wal and /blocks hold spans stored without tenants; with tenants on they are "
+                 "not served (docs/security.md#tenants)",
+                 config.data_dir);
+  }
   std::optional<EmbeddedParts> parts;
   if (embedded_here) {
     auto opened = OpenEmbedded(config, config.data_dir, post_to_io, max_head_bytes);

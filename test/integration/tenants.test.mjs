@@ -232,5 +232,9 @@ describe('tenants', () => {
       const f = await fsck(path.join(tenantsDir, t));
       assert.equal(f.code, 0, `${t}: ${f.stdout} ${f.stderr}`);
     }
+    // fsck of the whole data dir checks every tenant's too.
+    const whole = await fsck(server.dataDir);
+    assert.equal(whole.code, 0, `${whole.stdout} ${whole.stderr}`);
+    assert.ok(whole.stdout.includes(path.join('tenants', 'acme', 'wal')), whole.stdout);
   });
 });
