@@ -6,7 +6,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "clickhouse/row_binary.h"
+#include "clickhouse/response.h"
 #include "clickhouse/schema.h"
 #include "common/strings.h"
 #include "decode/decode.h"
@@ -18,11 +18,6 @@ using model::SpanRef;
 using model::TraceId;
 
 namespace {
-
-absl::Status Malformed(std::string_view what) {
-  return absl::InternalError(
-      absl::StrCat("clickhouse: malformed RowBinary answer to the ", AbslView(what), " query"));
-}
 
 // Separates the parts of an identity key.
 const absl::string_view kNul("\0", 1);
@@ -74,25 +69,18 @@ absl::StatusOr<std::vector<SpanRef>> ClickHouseBackend::GetTrace(const TraceId& 
   // The days the trace's spans started on, then those days' partitions only.
   auto range = client_->Query(TraceRangeSql(database_, trace_id));
   if (!range.ok()) return range.status();
-  RowBinaryReader r(*range);
-  uint16_t first = 0, last = 0;
-  uint64_t rows = 0;
-  if (!r.UInt16(&first) || !r.UInt16(&last) || !r.UInt64(&rows)) return Malformed("trace range");
-  if (rows == 0) return out;
-  auto blobs = client_->Query(TraceSpansSql(database_, trace_id, first, last));
+  auto days = ParseTraceRange(*range);
+  if (!days.ok()) return days.status();
+  if (days->rows == 0) return out;
+  auto blobs = client_->Query(
+      TraceSpansSql(database_, trace_id, days->first_day, days->last_day));
   if (!blobs.ok()) return blobs.status();
   // Each row is a whole ExportTraceServiceRequest of one span; protobuf
   // messages concatenated are one message with the repeated fields joined,
   // so the rows decode as one request.
-  std::string request;
-  request.reserve(blobs->size());
-  RowBinaryReader rb(*blobs);
-  while (!rb.done()) {
-    std::string_view blob;
-    if (!rb.String(&blob)) return Malformed("trace spans");
-    request.append(blob);
-  }
-  if (request.empty()) return out;
+  auto request = ParseTraceSpans(*blobs);
+  if (!request.ok()) return request.status();
+  if (request->empty()) return out;
   decode::Limits unlimited;  // the spans passed ingest's limits already
   unlimited.max_attributes_per_span = std::numeric_limits<uint32_t>::max();
   unlimited.max_events_per_span = std::numeric_limits<uint32_t>::max();
@@ -100,7 +88,7 @@ absl::StatusOr<std::vector<SpanRef>> ClickHouseBackend::GetTrace(const TraceId& 
   unlimited.max_attribute_value_bytes = std::numeric_limits<uint32_t>::max();
   unlimited.max_value_depth = std::numeric_limits<uint32_t>::max();
   decode::DecodeStats stats;
-  auto batch = decode::DecodeOtlpProto(std::move(request), unlimited, &stats);
+  auto batch = decode::DecodeOtlpProto(*std::move(request), unlimited, &stats);
   if (!batch.ok()) {
     return absl::InternalError(absl::StrCat("clickhouse: a stored span of trace ",
                                             model::ToHex(trace_id),
@@ -126,28 +114,15 @@ absl::StatusOr<std::vector<std::pair<uint64_t, TraceId>>> ClickHouseBackend::Fin
     const store::TraceQuery& query) const {
   auto answer = client_->Query(FindTracesSql(database_, query));
   if (!answer.ok()) return answer.status();
-  std::vector<std::pair<uint64_t, TraceId>> out;
-  RowBinaryReader r(*answer);
-  while (!r.done()) {
-    TraceId id;
-    uint64_t newest = 0;
-    if (!r.Fixed(id.data(), id.size()) || !r.UInt64(&newest)) return Malformed("trace search");
-    out.emplace_back(newest, id);
-  }
-  return out;
+  return ParseFindTraces(*answer);
 }
 
 absl::StatusOr<std::vector<std::string>> ClickHouseBackend::Services() const {
   auto answer = client_->Query(ServicesSql(database_));
   if (!answer.ok()) return answer.status();
-  std::vector<std::string> out;
-  RowBinaryReader r(*answer);
-  while (!r.done()) {
-    std::string_view s;
-    if (!r.String(&s)) return Malformed("services");
-    out.emplace_back(s);
-  }
-  std::sort(out.begin(), out.end());  // byte order, as the other stores
+  auto out = ParseServices(*answer);
+  if (!out.ok()) return out.status();
+  std::sort(out->begin(), out->end());  // byte order, as the other stores
   return out;
 }
 
@@ -155,15 +130,9 @@ absl::StatusOr<std::vector<store::Operation>> ClickHouseBackend::Operations(
     std::string_view service, std::optional<model::SpanKind> kind) const {
   auto answer = client_->Query(OperationsSql(database_, service, kind));
   if (!answer.ok()) return answer.status();
-  std::vector<store::Operation> out;
-  RowBinaryReader r(*answer);
-  while (!r.done()) {
-    std::string_view name;
-    uint8_t k = 0;
-    if (!r.String(&name) || !r.UInt8(&k)) return Malformed("operations");
-    out.push_back({std::string(name), static_cast<model::SpanKind>(k)});
-  }
-  std::sort(out.begin(), out.end(), [](const store::Operation& a, const store::Operation& b) {
+  auto out = ParseOperations(*answer);
+  if (!out.ok()) return out.status();
+  std::sort(out->begin(), out->end(), [](const store::Operation& a, const store::Operation& b) {
     return a.name != b.name ? a.name < b.name : a.kind < b.kind;
   });
   return out;
@@ -175,15 +144,9 @@ absl::StatusOr<std::vector<store::Dependency>> ClickHouseBackend::Dependencies(
   if (start_nano > end_nano) return out;
   auto answer = client_->Query(DependenciesSql(database_, start_nano, end_nano));
   if (!answer.ok()) return answer.status();
-  RowBinaryReader r(*answer);
-  while (!r.done()) {
-    std::string_view parent, child;
-    uint64_t calls = 0;
-    if (!r.String(&parent) || !r.String(&child) || !r.UInt64(&calls)) {
-      return Malformed("dependencies");
-    }
-    out.push_back({std::string(parent), std::string(child), calls});
-  }
+  auto rows = ParseDependencies(*answer);
+  if (!rows.ok()) return rows.status();
+  out = *std::move(rows);
   std::sort(out.begin(), out.end(), [](const store::Dependency& a, const store::Dependency& b) {
     return a.parent != b.parent ? a.parent < b.parent : a.child < b.child;
   });

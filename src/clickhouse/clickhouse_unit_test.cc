@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "clickhouse/client.h"
+#include "clickhouse/response.h"
 #include "clickhouse/row_binary.h"
 #include "clickhouse/schema.h"
 #include "encode/encode.h"
@@ -296,6 +297,157 @@ TEST(ClickHouseClientTest, RejectsBadUrls) {
   o.url = "http://127.0.0.1:8123";
   EXPECT_TRUE(ClickHouseClient::Create(o).ok());
   EXPECT_EQ(UrlEncode("a b&c=d"), "a%20b%26c%3Dd");
+}
+
+// Answers as clickhouse-server 18.16 sends them for the backend's statements
+// (the seed corpus of test/fuzz/clickhouse_response_fuzzer.cc holds them too).
+
+TEST(ClickHouseResponseTest, Version) {
+  EXPECT_EQ(ParseVersionAnswer("18.16.1\n"), "18.16.1");
+  EXPECT_EQ(ParseVersionAnswer("23.8.2.7\r\n"), "23.8.2.7");
+  EXPECT_EQ(ParseVersionAnswer(""), "");
+  auto v = ParseVersionNumbers("23.8.2.7");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->major, 23);
+  EXPECT_EQ(v->minor, 8);
+  v = ParseVersionNumbers("18.16");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->minor, 16);
+  for (std::string_view bad : {"", "v23.8", "23", "23.", "23.x", "-1.2", "1.-2", "+1.2",
+                               "99999999999.1", "1.99999999999"}) {
+    const auto r = ParseVersionNumbers(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_TRUE(Contains(std::string(r.status().message()), "is not major.minor")) << r.status();
+  }
+  EXPECT_FALSE(FeaturesForVersion("-1.2").ok());
+}
+
+TEST(ClickHouseResponseTest, SchemaVersion) {
+  EXPECT_EQ(*ParseSchemaVersionAnswer("0\n"), 0u);  // max() of an empty table
+  EXPECT_EQ(*ParseSchemaVersionAnswer("1\n"), 1u);
+  EXPECT_EQ(*ParseSchemaVersionAnswer("1\r\n"), 1u);
+  EXPECT_EQ(*ParseSchemaVersionAnswer("4294967295"), 4294967295u);
+  EXPECT_EQ(*ParseSchemaVersionAnswer("\\N\n"), 0u);
+  // Formerly read as 0 (no schema yet): a newer schema would have been
+  // "migrated" over.
+  for (std::string_view bad : {"", "\n", "x\n", "1 2\n", "-1\n", "+1\n", "4294967296\n",
+                               "1\n\n", "Code: 60, e.displayText() = DB::Exception"}) {
+    const auto r = ParseSchemaVersionAnswer(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInternal);
+    EXPECT_TRUE(Contains(std::string(r.status().message()), "schema version query")) << r.status();
+  }
+}
+
+TEST(ClickHouseResponseTest, TraceRange) {
+  const std::string answer("SNSN\x01\0\0\0\0\0\0\0", 12);
+  auto r = ParseTraceRange(answer);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->first_day, 0x4e53);
+  EXPECT_EQ(r->last_day, 0x4e53);
+  EXPECT_EQ(r->rows, 1u);
+  r = ParseTraceRange(std::string(12, '\0'));  // a trace the index does not know
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->rows, 0u);
+  EXPECT_FALSE(ParseTraceRange(answer.substr(0, 11)).ok());
+  EXPECT_FALSE(ParseTraceRange("").ok());
+  const auto extra = ParseTraceRange(answer + answer);
+  ASSERT_FALSE(extra.ok());
+  EXPECT_EQ(extra.status().message(),
+            "clickhouse: malformed RowBinary answer to the trace range query");
+}
+
+TEST(ClickHouseResponseTest, TraceSpans) {
+  std::string answer;
+  RowBinaryWriter w(&answer);
+  w.String("\x0a\x02");
+  w.String("");
+  w.String(std::string(300, 'b'));  // a two-byte length
+  auto r = ParseTraceSpans(answer);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, "\x0a\x02" + std::string(300, 'b'));
+  EXPECT_EQ(*ParseTraceSpans(""), "");
+  EXPECT_FALSE(ParseTraceSpans(std::string_view(answer).substr(0, answer.size() - 1)).ok());
+  EXPECT_FALSE(ParseTraceSpans("\x80").ok());  // a length cut short
+}
+
+TEST(ClickHouseResponseTest, FindTraces) {
+  std::string answer;
+  RowBinaryWriter w(&answer);
+  model::TraceId a{}, b{};
+  a[0] = 0x4b;
+  b[15] = 7;
+  w.Fixed(a.data(), a.size());
+  w.UInt64(1732464000010000000ull);
+  w.Fixed(b.data(), b.size());
+  w.UInt64(5);
+  auto r = ParseFindTraces(answer);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0], std::make_pair(uint64_t{1732464000010000000ull}, a));
+  EXPECT_EQ((*r)[1], std::make_pair(uint64_t{5}, b));
+  EXPECT_TRUE(ParseFindTraces("")->empty());
+  EXPECT_FALSE(ParseFindTraces(std::string_view(answer).substr(0, 23)).ok());
+}
+
+TEST(ClickHouseResponseTest, ServicesOperationsDependencies) {
+  auto services = ParseServices(std::string("\x04" "cart" "\x08" "frontend" "\x00", 15));
+  ASSERT_TRUE(services.ok()) << services.status();
+  EXPECT_EQ(*services, (std::vector<std::string>{"cart", "frontend", ""}));
+  EXPECT_FALSE(ParseServices("\x05" "cart").ok());
+
+  const std::string ops("\x13" "CartService/GetCart" "\x03" "\x09" "GET /cart" "\x02", 32);
+  auto operations = ParseOperations(ops);
+  ASSERT_TRUE(operations.ok()) << operations.status();
+  ASSERT_EQ(operations->size(), 2u);
+  EXPECT_EQ((*operations)[0].name, "CartService/GetCart");
+  EXPECT_EQ((*operations)[0].kind, model::SpanKind::kClient);
+  EXPECT_EQ((*operations)[1].kind, model::SpanKind::kServer);
+  EXPECT_TRUE(ParseOperations("")->empty());
+  EXPECT_FALSE(ParseOperations(ops.substr(0, ops.size() - 1)).ok());
+  EXPECT_TRUE(ParseOperations("\x01x\x05").ok());  // consumer, the last kind
+  EXPECT_FALSE(ParseOperations("\x01x\x06").ok());  // no such kind
+
+  const std::string deps("\x08" "frontend" "\x04" "cart" "\x01\0\0\0\0\0\0\0", 22);
+  auto dependencies = ParseDependencies(deps);
+  ASSERT_TRUE(dependencies.ok()) << dependencies.status();
+  ASSERT_EQ(dependencies->size(), 1u);
+  EXPECT_EQ((*dependencies)[0].parent, "frontend");
+  EXPECT_EQ((*dependencies)[0].child, "cart");
+  EXPECT_EQ((*dependencies)[0].call_count, 1u);
+  const auto cut = ParseDependencies(deps.substr(0, 21));
+  ASSERT_FALSE(cut.ok());
+  EXPECT_EQ(cut.status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(cut.status().message(),
+            "clickhouse: malformed RowBinary answer to the dependencies query");
+}
+
+TEST(ClickHouseResponseTest, ExceptionAnswers) {
+  // 18.16, and the newer form.
+  EXPECT_EQ(ClickHouseError(404,
+                            "Code: 81, e.displayText() = DB::Exception: Database nope doesn't "
+                            "exist, e.what() = DB::Exception\n",
+                            "SELECT")
+                .code(),
+            absl::StatusCode::kNotFound);
+  const absl::Status s = ClickHouseError(
+      404,
+      "Code: 60. DB::Exception: Table ariadne.nope does not exist. (UNKNOWN_TABLE) (version "
+      "23.8.2.7 (official build))\n",
+      "SELECT");
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(Contains(std::string(s.message()), "clickhouse SELECT: HTTP 404, code 60: ")) << s;
+  // A proxy's page: no code, the HTTP status decides.
+  const std::string page = "<html><head><title>502 Bad Gateway</title></head></html>\r\n";
+  EXPECT_EQ(ClickHouseErrorCode(page), -1);
+  EXPECT_EQ(ClickHouseError(502, page, "x").code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ClickHouseErrorCode("Code: "), -1);
+  EXPECT_EQ(ClickHouseErrorCode("Code: x"), -1);
+  EXPECT_EQ(ClickHouseErrorCode("Code: 99999999999"), -1);
+  // A code out of range is no code: the HTTP status decides.
+  EXPECT_EQ(ClickHouseError(400, "Code: 99999999999", "x").code(),
+            ClickHouseError(400, "no code", "x").code());
 }
 
 }  // namespace

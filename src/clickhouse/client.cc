@@ -1,8 +1,7 @@
 #include "clickhouse/client.h"
 
-#include <charconv>
-
 #include "absl/strings/str_cat.h"
+#include "clickhouse/response.h"
 #include "common/strings.h"
 
 namespace ariadne::clickhouse {
@@ -24,85 +23,8 @@ std::string UrlEncode(std::string_view s) {
   return out;
 }
 
-int ClickHouseErrorCode(std::string_view body) {
-  const size_t at = body.find("Code: ");
-  if (at == std::string_view::npos) return -1;
-  const char* first = body.data() + at + 6;
-  const char* last = body.data() + body.size();
-  int code = -1;
-  auto [end, ec] = std::from_chars(first, last, code);
-  if (ec != std::errc() || end == first) return -1;
-  return code;
-}
-
-namespace {
-
-// ClickHouse error codes (src/Common/ErrorCodes.cpp) that say "not now"
-// rather than "never".
-bool RetryableCode(int code) {
-  switch (code) {
-    case 159:  // TIMEOUT_EXCEEDED
-    case 164:  // READONLY (a replica in read-only mode for a while)
-    case 202:  // TOO_MANY_SIMULTANEOUS_QUERIES
-    case 203:  // NO_FREE_CONNECTION
-    case 209:  // SOCKET_TIMEOUT
-    case 210:  // NETWORK_ERROR
-    case 241:  // MEMORY_LIMIT_EXCEEDED
-    case 242:  // TABLE_IS_READ_ONLY
-    case 252:  // TOO_MANY_PARTS
-    case 285:  // TOO_FEW_LIVE_REPLICAS
-    case 319:  // UNKNOWN_STATUS_OF_INSERT
-    case 425:  // SYSTEM_ERROR
-    case 999:  // KEEPER_EXCEPTION
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool InvalidCode(int code) {
-  switch (code) {
-    case 6:    // CANNOT_PARSE_TEXT
-    case 27:   // CANNOT_PARSE_INPUT_ASSERTION_FAILED
-    case 33:   // CANNOT_READ_ALL_DATA (a malformed RowBinary body)
-    case 43:   // ILLEGAL_TYPE_OF_ARGUMENT
-    case 44:   // ILLEGAL_COLUMN
-    case 47:   // UNKNOWN_IDENTIFIER
-    case 53:   // TYPE_MISMATCH
-    case 62:   // SYNTAX_ERROR
-    case 115:  // UNKNOWN_SETTING
-    case 386:  // NO_COMMON_TYPE
-      return true;
-    default:
-      return false;
-  }
-}
-
-// Marks a Status as retryable in its payload-free way: the message says so
-// and the code is Unavailable.
-constexpr std::string_view kRetryableTag = " (retryable)";
-
-}  // namespace
-
-absl::Status ClickHouseError(int http_status, std::string_view body, std::string_view what) {
-  const int code = ClickHouseErrorCode(body);
-  std::string message = absl::StrCat("clickhouse ", AbslView(what), ": HTTP ", http_status);
-  if (code >= 0) absl::StrAppend(&message, ", code ", code);
-  absl::StrAppend(&message, ": ", BodyExcerpt(body, 400));
-  if (code >= 0 && RetryableCode(code)) {
-    return absl::UnavailableError(absl::StrCat(message, AbslView(kRetryableTag)));
-  }
-  if (code == 60 || code == 81) return absl::NotFoundError(message);  // UNKNOWN_TABLE/DATABASE
-  if (code >= 0 && InvalidCode(code)) return absl::InvalidArgumentError(message);
-  if (code < 0) {
-    if (HttpRetryable(http_status)) {
-      return absl::UnavailableError(absl::StrCat(message, AbslView(kRetryableTag)));
-    }
-    return absl::Status(HttpStatusCode(http_status), message);
-  }
-  // Another ClickHouse exception: whatever it is, trying again will not help.
-  return absl::InternalError(message);
-}
+// ClickHouseErrorCode and ClickHouseError, the reading of an exception
+// answer: response.cc.
 
 bool ClickHouseRetryable(const absl::Status& status) {
   switch (status.code()) {
@@ -172,9 +94,7 @@ absl::Status ClickHouseClient::Insert(std::string_view insert, std::string rows,
 absl::StatusOr<std::string> ClickHouseClient::Version() const {
   auto v = Query("SELECT version() FORMAT TabSeparated");
   if (!v.ok()) return v.status();
-  std::string s = *std::move(v);
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
+  return ParseVersionAnswer(*v);
 }
 
 }  // namespace ariadne::clickhouse

@@ -1,11 +1,11 @@
 #include "clickhouse/schema.h"
 
-#include <charconv>
 #include <limits>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "clickhouse/response.h"
 #include "clickhouse/row_binary.h"
 #include "common/strings.h"
 #include "encode/encode.h"
@@ -19,19 +19,11 @@ using model::SpanKind;
 using model::StatusCode;
 
 absl::StatusOr<ServerFeatures> FeaturesForVersion(std::string_view version) {
+  auto numbers = ParseVersionNumbers(version);
+  if (!numbers.ok()) return numbers.status();
   ServerFeatures f;
-  const char* p = version.data();
-  const char* end = p + version.size();
-  auto r1 = std::from_chars(p, end, f.major);
-  if (r1.ec != std::errc() || r1.ptr == end || *r1.ptr != '.') {
-    return absl::InvalidArgumentError(
-        absl::StrCat("ClickHouse version \"", AbslView(version), "\" is not major.minor..."));
-  }
-  auto r2 = std::from_chars(r1.ptr + 1, end, f.minor);
-  if (r2.ec != std::errc()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("ClickHouse version \"", AbslView(version), "\" is not major.minor..."));
-  }
+  f.major = numbers->major;
+  f.minor = numbers->minor;
   auto at_least = [&f](int major, int minor) {
     return f.major > major || (f.major == major && f.minor >= minor);
   };
@@ -164,8 +156,9 @@ absl::StatusOr<ServerFeatures> EnsureSchema(const ClickHouseClient& client,
   auto current = client.Query(
       absl::StrCat("SELECT max(version) FROM ", options.database, ".schema_version FORMAT TSV"));
   if (!current.ok()) return current.status();
-  uint32_t have = 0;
-  std::from_chars(current->data(), current->data() + current->size(), have);
+  auto schema_version = ParseSchemaVersionAnswer(*current);
+  if (!schema_version.ok()) return schema_version.status();
+  const uint32_t have = *schema_version;
   if (have > kSchemaVersion) {
     return absl::FailedPreconditionError(absl::StrCat(
         "ClickHouse database ", options.database, " has schema version ", have,
