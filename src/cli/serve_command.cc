@@ -234,9 +234,6 @@ class NoQueryBackend : public store::StorageBackend {
   }
 };
 
-// The sink of an analyze node without local ingest: what its own Kafka
-// consumer group reads goes to analytics only (nothing is stored here), so
-// it is "stored" at once.
 // With tenants, the sink the receivers count in: every batch is routed to
 // its tenant's own (ReceiverOptions::route), none is submitted here.
 class TenantCountingSink : public receive::SpanSink {
@@ -246,6 +243,9 @@ class TenantCountingSink : public receive::SpanSink {
   }
 };
 
+// The sink of an analyze node without local ingest: what its own Kafka
+// consumer group reads goes to analytics only (nothing is stored here), so
+// it is "stored" at once.
 class AnalyzeOnlySink : public receive::SpanSink {
  public:
   void Submit(model::SpanBatch batch, std::string_view, std::function<void(absl::Status)> done) override {
