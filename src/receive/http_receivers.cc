@@ -60,7 +60,8 @@ absl::StatusOr<SpanSink*> RouteBatch(SpanSink* own, const ReceiverOptions& optio
                                      std::string_view tenant, size_t spans,
                                      IngestCounters& counters, double* retry_after_s) {
   SpanSink* sink = own;
-  if (options.route) {
+  // A request without spans has nothing to store: it creates no tenant.
+  if (options.route && spans > 0) {
     auto routed = options.route(tenant);
     if (!routed.ok()) {
       counters.unknown_tenant_requests.fetch_add(1, std::memory_order_relaxed);

@@ -39,7 +39,8 @@ struct ReceiverOptions {
 };
 
 // Where a decoded batch of `spans` spans for `tenant` goes: `own` or the
-// routed sink, once the tenant's rate limit lets it. Refusals are counted in
+// routed sink, once the tenant's rate limit lets it (an empty batch goes to
+// `own`, which must answer it OK). Refusals are counted in
 // `counters`; a rate-limited one sets `retry_after_s` to the wait.
 absl::StatusOr<SpanSink*> RouteBatch(SpanSink* own, const ReceiverOptions& options,
                                      std::string_view tenant, size_t spans,

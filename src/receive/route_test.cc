@@ -39,6 +39,9 @@ TEST(RouteBatchTest, RoutesByTenantAndCountsRefusals) {
   auto routed = RouteBatch(&own, o, "acme", 10, c, &retry);
   ASSERT_TRUE(routed.ok());
   EXPECT_EQ(*routed, &acme);
+  auto empty = RouteBatch(&own, o, "", 0, c, &retry);  // nothing to store: no tenant needed
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(*empty, &own);
   auto missing = RouteBatch(&own, o, "", 10, c, &retry);
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(HttpStatusOfRefusal(missing.status()), 400);
