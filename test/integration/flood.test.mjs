@@ -29,7 +29,7 @@ const kMaxInflightBytes = 8 << 20;
 const kCapacitySeconds = 6;
 const kFloodSeconds = 60;
 const kFactor = 10;
-const kMaxOutstanding = 512;  // open loop, but bounded on the client side
+const kMaxOutstanding = 2048;  // open loop, but bounded on the client side
 
 // One request body: `kSpansPerRequest` spans of a fresh trace, OTLP/JSON,
 // built from a template (fast enough to offer a flood).
