@@ -22,6 +22,9 @@ Flusher::~Flusher() { Stop(); }
 
 void Flusher::Start() {
   thread_ = std::thread([this] { Loop(); });
+  if (options_.compaction.max_inputs >= 2) {
+    compaction_thread_ = std::thread([this] { CompactionLoop(); });
+  }
 }
 
 void Flusher::Stop() {
@@ -31,18 +34,19 @@ void Flusher::Stop() {
   }
   stop_requested_.store(true);
   if (thread_.joinable()) thread_.join();
+  if (compaction_thread_.joinable()) compaction_thread_.join();
+}
+
+bool Flusher::WaitCheckInterval() {
+  absl::MutexLock lock(&stop_mu_);
+  // Look at least four times per block duration (tests cut every 100 ms).
+  const absl::Duration wait = absl::FromChrono(std::max<std::chrono::milliseconds>(
+      std::chrono::milliseconds(10), std::min(options_.check_interval, options_.block_duration / 4)));
+  return !stop_mu_.AwaitWithTimeout(absl::Condition(&stopping_), wait);
 }
 
 void Flusher::Loop() {
-  for (;;) {
-    {
-      absl::MutexLock lock(&stop_mu_);
-      // Look at least four times per block duration (tests cut every 100 ms).
-      const absl::Duration wait = absl::FromChrono(std::max<std::chrono::milliseconds>(
-          std::chrono::milliseconds(10),
-          std::min(options_.check_interval, options_.block_duration / 4)));
-      if (stop_mu_.AwaitWithTimeout(absl::Condition(&stopping_), wait)) return;
-    }
+  while (WaitCheckInterval()) {
     const auto oldest = head_->OldestAppend();
     const bool old_enough =
         oldest && std::chrono::steady_clock::now() - *oldest >= options_.block_duration;
@@ -53,15 +57,22 @@ void Flusher::Loop() {
                       StdView(s.message()));
       }
     }
-    Retain();
-    if (options_.compaction.max_inputs >= 2 &&
-        std::chrono::steady_clock::now() >= next_compaction_) {
-      if (absl::StatusOr<bool> c = CompactNow(); !c.ok()) {
-        if (!absl::IsCancelled(c.status())) {
-          spdlog::error("compacting blocks failed (will retry): {}", StdView(c.status().message()));
-        }
-        next_compaction_ = std::chrono::steady_clock::now() + options_.compaction_retry;
+    // Not while a compaction reads blocks retention could delete.
+    if (compact_mu_.TryLock()) {
+      Retain();
+      compact_mu_.Unlock();
+    }
+  }
+}
+
+void Flusher::CompactionLoop() {
+  while (WaitCheckInterval()) {
+    if (std::chrono::steady_clock::now() < next_compaction_) continue;
+    if (absl::StatusOr<bool> c = CompactNow(); !c.ok()) {
+      if (!absl::IsCancelled(c.status())) {
+        spdlog::error("compacting blocks failed (will retry): {}", StdView(c.status().message()));
       }
+      next_compaction_ = std::chrono::steady_clock::now() + options_.compaction_retry;
     }
   }
 }

@@ -1,5 +1,5 @@
-// The flusher: cuts the head into blocks and applies retention, on a thread
-// of its own.
+// The flusher: cuts the head into blocks and applies retention on a thread
+// of its own, and compacts blocks on a second one.
 //
 // A cut (see receive::Ingester::Cut) fixes an epoch and a log sequence
 // number; the head's batches up to that epoch are written as one block
@@ -12,10 +12,16 @@
 // The head is cut when its oldest batch is `block_duration` old or it holds
 // `cut_bytes`. Retention then drops blocks whose newest span is older than
 // `retention`, and the oldest blocks while they hold more than `max_bytes`.
-// Then, if PlanCompactions finds a group of small blocks, one group is
-// compacted into one block (store/compactor.h) per check: the output is
-// published, then it replaces its inputs in the set and their directories
-// are deleted.
+// On the other thread, if PlanCompactions finds a group of small blocks, one
+// group is compacted into one block (store/compactor.h) per check: the
+// output is published, then it replaces its inputs in the set and their
+// directories are deleted.
+//
+// Compaction has its own thread because a big one takes minutes: on the
+// flushing thread it held up every cut meanwhile, the head grew to
+// limits.max_head_bytes and ingest was refused (found by bench/soak.mjs).
+// Retention is skipped while a compaction runs (its inputs must not be
+// deleted under it) and done at the next check after.
 //
 // Threading: Start/Stop/FlushNow from one thread; stats() from any.
 #pragma once
@@ -84,6 +90,9 @@ class Flusher {
 
  private:
   void Loop();
+  void CompactionLoop();
+  // Waits one check interval; false if stopping.
+  bool WaitCheckInterval();
   absl::Status Flush();
   void Retain();
   absl::StatusOr<bool> Compact();
@@ -99,8 +108,9 @@ class Flusher {
   absl::Mutex stop_mu_;
   bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
   std::atomic<bool> stop_requested_{false};  // polled by a running compaction
-  std::chrono::steady_clock::time_point next_compaction_{};
-  std::thread thread_;
+  std::chrono::steady_clock::time_point next_compaction_{};  // the compaction thread's
+  std::thread thread_;             // cuts and retention
+  std::thread compaction_thread_;  // compactions
 
   std::atomic<uint64_t> blocks_written_{0};
   std::atomic<uint64_t> spans_flushed_{0};
