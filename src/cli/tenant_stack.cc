@@ -24,12 +24,7 @@ namespace {
 // admitted, so replay does not apply the (possibly since lowered) limits.
 // Records the blocks already cover (sequence number <= `covered`) are skipped.
 absl::Status Replay(wal::Wal* log, store::Head* head, uint64_t covered) {
-  decode::Limits unlimited;
-  unlimited.max_attributes_per_span = UINT32_MAX;
-  unlimited.max_events_per_span = UINT32_MAX;
-  unlimited.max_links_per_span = UINT32_MAX;
-  unlimited.max_attribute_value_bytes = UINT32_MAX;
-  unlimited.max_value_depth = 64;
+  const decode::Limits unlimited = decode::Limits::Admitted();
   uint64_t spans = 0, undecodable = 0, skipped = 0;
   wal::ReplayStats stats;
   const auto start = std::chrono::steady_clock::now();

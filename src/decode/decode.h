@@ -30,6 +30,13 @@ struct Limits {
   uint32_t max_links_per_span = 1024;          // limits.max_links_per_span
   uint32_t max_attribute_value_bytes = 65536;  // limits.max_attribute_value_bytes
   uint32_t max_value_depth = 16;               // nesting of arrays/kvlists (limits.max_value_depth)
+
+  // For decoding what a receiver already admitted (the log on replay, Kafka
+  // messages): limits applied again, perhaps lowered since, must not drop
+  // acknowledged spans. The depth stays bounded (the decoder recurses).
+  static Limits Admitted() {
+    return Limits{UINT32_MAX, UINT32_MAX, UINT32_MAX, UINT32_MAX, 64};
+  }
 };
 
 struct DecodeStats {

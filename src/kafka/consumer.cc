@@ -25,14 +25,8 @@ struct KafkaConsumer::Message {
 };
 
 absl::StatusOr<model::SpanBatch> DecodeMessage(std::string_view payload, uint64_t* rejected) {
-  // The receiver applied the limits when it admitted the batch; applying
-  // them again (perhaps lowered since) must not drop acknowledged spans.
-  decode::Limits unlimited;
-  unlimited.max_attributes_per_span = UINT32_MAX;
-  unlimited.max_events_per_span = UINT32_MAX;
-  unlimited.max_links_per_span = UINT32_MAX;
-  unlimited.max_attribute_value_bytes = UINT32_MAX;
-  unlimited.max_value_depth = 64;
+  // The receiver applied the limits when it admitted the batch.
+  const decode::Limits unlimited = decode::Limits::Admitted();
   decode::DecodeStats stats;
   auto batch = decode::DecodeOtlpProto(std::string(payload), unlimited, &stats);
   if (rejected != nullptr) *rejected = stats.rejected_spans;
