@@ -9,7 +9,7 @@
 #   ./setup.sh build  install what is missing and build
 #   ./setup.sh bench  build and run the ingest benchmark
 # Environment: BUILD_DIR (default build), JOBS (default: number of cores),
-# FUZZ_SECONDS (per fuzz target in `test`, default 20), ARIADNE_DATA_DIR.
+# FUZZ_SECONDS (per fuzz target in `test`, default 15), ARIADNE_DATA_DIR.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -17,7 +17,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 FUZZ_DIR=${FUZZ_DIR:-build-fuzz}
 ASAN_DIR=${ASAN_DIR:-build-asan}
 JOBS=${JOBS:-$(nproc)}
-FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+FUZZ_SECONDS=${FUZZ_SECONDS:-15}
 
 # Debian packages the build and the tests need.
 PACKAGES=(
@@ -133,11 +133,12 @@ case "${1:-}" in
     build_ui
     log "running the unit and integration tests under ASan and UBSan"
     (cd "$ASAN_DIR" && ctest --output-on-failure --timeout 900 -j "$JOBS" -LE 'ui|eval')
-    # The integration tests ran above against the sanitized binary; this pass
-    # runs the rest against the optimized one: unit, UI, fuzz and ClickHouse.
-    log "running the unit, UI, fuzz and ClickHouse tests"
+    # The integration and ClickHouse tests ran above against the sanitized
+    # binary; this pass runs the rest against the optimized one: unit
+    # (evaluations included), UI and fuzz.
+    log "running the unit, evaluation, UI and fuzz tests"
     cd "$BUILD_DIR"
-    exec ctest --output-on-failure --timeout 900 -j "$JOBS" -LE integration
+    exec ctest --output-on-failure --timeout 900 -j "$JOBS" -LE 'integration|clickhouse'
     ;;
   build)
     install_packages
