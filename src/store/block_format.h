@@ -110,22 +110,30 @@ class In {
     if (p_ == end_) return static_cast<uint8_t>(Fail());
     return static_cast<uint8_t>(*p_++);
   }
-  uint64_t Varint() {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (p_ == end_) return Fail();
-      const uint8_t b = static_cast<uint8_t>(*p_++);
-      v |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if (!(b & 0x80)) return v;
+  // Inlined: searches decode a few varints a span. With ten bytes left (the
+  // longest varint) the loop needs no bounds check per byte.
+  [[gnu::always_inline]] uint64_t Varint() {
+    if (end_ - p_ >= 10) [[likely]] {
+      const auto* p = reinterpret_cast<const uint8_t*>(p_);
+      uint64_t v = 0;
+      for (int i = 0; i < 10; ++i) {
+        const uint64_t b = p[i];
+        v |= (b & 0x7f) << (7 * i);
+        if (b < 0x80) {
+          p_ += i + 1;
+          return v;
+        }
+      }
+      return Fail();
     }
-    return Fail();
+    return VarintNearTheEnd();
   }
-  uint32_t Varint32() {
+  [[gnu::always_inline]] uint32_t Varint32() {
     const uint64_t v = Varint();
     if (v > UINT32_MAX) return static_cast<uint32_t>(Fail());
     return static_cast<uint32_t>(v);
   }
-  int64_t Zigzag() {
+  [[gnu::always_inline]] int64_t Zigzag() {
     const uint64_t u = Varint();
     return static_cast<int64_t>(u >> 1) ^ -static_cast<int64_t>(u & 1);
   }
@@ -148,6 +156,17 @@ class In {
     uint64_t v = 0;
     for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(b[i])) << (8 * i);
     return v;
+  }
+  // Varint() within ten bytes of the end: a bounds check per byte.
+  [[gnu::noinline]] uint64_t VarintNearTheEnd() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (p_ == end_) return Fail();
+      const uint8_t b = static_cast<uint8_t>(*p_++);
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+    }
+    return Fail();
   }
   std::string_view Take(uint64_t n) {
     if (n > left()) {
