@@ -75,6 +75,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { decodeExportResponse } from '../test/integration/lib/protobuf.mjs';
+import { rng } from './lib/rng.mjs';
 import { request, sleep, trackChild, waitExitWithin } from '../test/integration/lib/server.mjs';
 
 // ---------------------------------------------------------------------------
@@ -212,17 +213,6 @@ function attrs(w, field, obj) {
 
 // ---------------------------------------------------------------------------
 // The simulated application
-
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const kServices = [
   { name: 'frontend', lang: 'go', http: true,

@@ -25,6 +25,7 @@ import {
 } from '../test/integration/lib/server.mjs';
 import { chromiumPath, kPlaywrightPackages, uiDistDir } from '../test/ui/lib/browser.mjs';
 import { installPackages } from '../test/integration/lib/npm.mjs';
+import { rng } from './lib/rng.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -42,17 +43,6 @@ const kStep = Math.max(1, Number(opts.step));
 
 // ---------------------------------------------------------------------------
 // The synthetic trace
-
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const hex = (n, width) => n.toString(16).padStart(width, '0');
 
